@@ -1,0 +1,35 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Cairn",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "CairnCore", targets: ["CairnCore"]),
+        .executable(name: "cairn", targets: ["cairn"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "CCairnSys", path: "Sources/CCairnSys"),
+        .target(
+            name: "CairnCore",
+            dependencies: ["CLZ4", "CSQLite", "CCrypto", "CZlib", "CCairnSys"],
+            path: "Sources/CairnCore"
+        ),
+        .executableTarget(
+            name: "cairn",
+            dependencies: ["CairnCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/cairn"
+        ),
+        .target(name: "CairnTestSupport", dependencies: ["CairnCore"], path: "Tests/CairnTestSupport"),
+        .testTarget(name: "CairnCoreTests", dependencies: ["CairnCore", "CairnTestSupport"], path: "Tests/CairnCoreTests"),
+        .testTarget(name: "CairnCLITests", dependencies: ["CairnCore", "CairnTestSupport"], path: "Tests/CairnCLITests"),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,196 @@
+// Check: verifies that every snapshot's trees and blocks are present and intact, and
+// rebuilds the index from the repository's files alone.
+//
+// Crash properties: check only reads. `rebuildIndex` builds a new database beside the
+// old one and swaps it in by rename while holding the exclusive repository lock; a
+// crash leaves either the old index or none, and a missing index is re-created empty
+// and can be rebuilt again.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A damaged or missing block and where it is used.
+public struct DamagedBlock: Codable, Sendable {
+    public var block: String
+    public var pack: String?
+    public var offset: UInt64?
+    public var problem: String
+    /// "SNAPSHOT-SHORT-ID:SILO/path" for every file or tree that uses the block.
+    public var usedBy: [String]
+}
+
+/// The outcome of `cairn check`.
+public struct CheckReport: Codable, Sendable {
+    public var snapshots = 0
+    public var trees = 0
+    public var packs = 0
+    public var blocksRead = 0
+    public var errors: [String] = []
+    public var warnings: [String] = []
+    public var damaged: [DamagedBlock] = []
+    public var ok: Bool { errors.isEmpty && damaged.isEmpty }
+}
+
+extension Repository {
+    /// Checks structure (and with `readData`, every block's bytes).
+    public func check(readData: Bool, progress: ((Int, Int) -> Void)? = nil) throws -> CheckReport {
+        var report = CheckReport()
+        let reader = makeReader()
+        // Packs on disk against the index.
+        let indexed = try index.packList()
+        let onDisk = Set(try storage.list())
+        report.packs = indexed.count
+        for p in indexed {
+            if !onDisk.contains(p.name) {
+                report.errors.append("pack \(storage.displayPath(p.name)) is in the index but missing on disk; the snapshots that use its blocks are damaged")
+            } else if let sz = try? storage.size(of: p.name), sz != p.size {
+                report.errors.append("pack \(storage.displayPath(p.name)) is \(sz) bytes, the index says \(p.size)")
+            }
+        }
+        let known = Set(indexed.map(\.name))
+        for n in onDisk where !known.contains(n) {
+            report.warnings.append("pack \(storage.displayPath(n)) is not indexed (left by an interrupted write); `cairn check --rebuild-index` adopts it")
+        }
+        // Snapshot records and trees.
+        var bad: [BlockId: String] = [:]
+        if readData {
+            var n = 0
+            var buf: [UInt8] = []
+            let total = indexed.reduce(0) { $0 + $1.blocks }
+            try index.forEachBlock { loc in
+                n += 1
+                if n % 1000 == 0 { progress?(n, total) }
+                do { try reader.read(loc, into: &buf) } catch let e as CairnError {
+                    bad[loc.entry.id] = e.message
+                }
+            }
+            report.blocksRead = n
+        }
+        var seenTrees = Set<BlockId>()
+        var usage: [BlockId: [String]] = [:]
+        for snap in try snapshots() {
+            report.snapshots += 1
+            let file = layout.snapshot(snap.id)
+            if let bytes = try? FS.readAll(file) {
+                if BlockId.hash(bytes).hex != snap.id { report.errors.append("snapshot record \(file) does not match its id") }
+            } else {
+                report.errors.append("snapshot record \(file) is missing")
+            }
+            for s in snap.record.silos {
+                guard let root = BlockId(hex: s.tree) else { report.errors.append("snapshot \(snap.shortId) silo \(s.name) has no valid tree id"); continue }
+                try checkTree(root, path: s.name, snap: snap, reader: reader, seen: &seenTrees, bad: &bad, usage: &usage, report: &report)
+            }
+        }
+        report.trees = seenTrees.count
+        if !bad.isEmpty {
+            // Name every file that uses a damaged block (walks all snapshots again, only when damage exists).
+            for snap in try snapshots() {
+                for s in snap.record.silos {
+                    guard let root = BlockId(hex: s.tree) else { continue }
+                    var seen = Set<BlockId>()
+                    collectUsers(root, prefix: s.name, snap: snap, reader: reader, bad: bad, seen: &seen, usage: &usage)
+                }
+            }
+            for (id, problem) in bad.sorted(by: { $0.key < $1.key }) {
+                let loc = try? index.lookup(id)
+                report.damaged.append(DamagedBlock(block: id.hex, pack: loc.map { storage.displayPath($0.pack) }, offset: loc?.entry.offset,
+                                                   problem: problem, usedBy: Array(Set(usage[id] ?? [])).sorted()))
+            }
+        }
+        return report
+    }
+
+    private func checkTree(_ id: BlockId, path: String, snap: Snapshot, reader: BlockReader, seen: inout Set<BlockId>,
+                           bad: inout [BlockId: String], usage: inout [BlockId: [String]], report: inout CheckReport) throws {
+        if seen.contains(id) || bad[id] != nil { return }
+        seen.insert(id)
+        let t: Tree
+        do { t = try tree(id, reader: reader, path: path) } catch let e as CairnError {
+            bad[id] = e.message
+            usage[id, default: []].append("\(snap.shortId):\(path)/")
+            return
+        }
+        for e in t.entries {
+            let p = path + "/" + e.name
+            switch e.kind {
+            case .directory:
+                if let s = e.subtree { try checkTree(s, path: p, snap: snap, reader: reader, seen: &seen, bad: &bad, usage: &usage, report: &report) }
+            case .file:
+                for r in e.content {
+                    if try index.contains(r.id) == false { bad[r.id] = "missing from the index" }
+                    if e.indirect {
+                        if bad[r.id] != nil { continue }
+                        do {
+                            for d in try ContentList.decode(try reader.readMeta(r.id), what: "list block \(r.id.hex)") where try !index.contains(d.id) {
+                                bad[d.id] = "missing from the index"
+                            }
+                        } catch let err as CairnError { bad[r.id] = err.message }
+                    }
+                }
+            case .symlink:
+                continue
+            }
+        }
+    }
+
+    private func collectUsers(_ id: BlockId, prefix: String, snap: Snapshot, reader: BlockReader, bad: [BlockId: String],
+                              seen: inout Set<BlockId>, usage: inout [BlockId: [String]]) {
+        if seen.contains(id) { return }
+        seen.insert(id)
+        guard let t = try? tree(id, reader: reader, path: prefix) else { return }
+        for e in t.entries {
+            let p = prefix + "/" + e.name
+            if e.kind == .directory, let s = e.subtree {
+                if bad[s] != nil { usage[s, default: []].append("\(snap.shortId):\(p)/") }
+                collectUsers(s, prefix: p, snap: snap, reader: reader, bad: bad, seen: &seen, usage: &usage)
+            } else if e.kind == .file {
+                var refs = e.content
+                if e.indirect {
+                    for l in e.content where bad[l.id] != nil { usage[l.id, default: []].append("\(snap.shortId):\(p)") }
+                    refs = (try? dataRefs(e, reader: reader, path: p)) ?? []
+                }
+                for r in refs where bad[r.id] != nil { usage[r.id, default: []].append("\(snap.shortId):\(p)") }
+            }
+        }
+    }
+
+    /// Rebuilds `index.sqlite` from pack trailers and snapshot files. Needs no working index.
+    public static func rebuildIndex(at path: String, wait: Double = 0) throws -> (packs: Int, blocks: Int, snapshots: Int, skipped: [String]) {
+        let layout = RepositoryLayout(root: FS.absolute(path))
+        _ = try loadConfig(layout, given: path)
+        let lock = try RepositoryLock.acquire(layout, mode: .exclusive, wait: wait, command: "check --rebuild-index")
+        defer { lock.release() }
+        let storage = LocalPackStorage(root: layout.packs)
+        storage.cleanTemporaries()
+        let tmp = layout.root + "/index.sqlite.rebuild"
+        for s in ["", "-wal", "-shm", "-journal"] { unlink(tmp + s) }
+        var packs = 0, blocks = 0, snaps = 0
+        var skipped: [String] = []
+        do {
+            let fresh = try RepositoryIndex(path: tmp)
+            for name in try storage.list().sorted() {
+                do {
+                    let entries = try PackFormat.readTrailer(storage, pack: name)
+                    blocks += try fresh.addPack(name: name, size: try storage.size(of: name), entries: entries)
+                    packs += 1
+                } catch let e as CairnError {
+                    skipped.append(e.message)
+                }
+            }
+            for f in try FS.list(layout.snapshots) where f.hasSuffix(".json") {
+                let id = String(f.dropLast(5))
+                let bytes = try FS.readAll(layout.snapshot(id))
+                guard BlockId.hash(bytes).hex == id else { skipped.append("snapshot file \(f) does not match its name; left out"); continue }
+                let rec = try SnapshotRecord.decode(bytes, what: layout.snapshot(id))
+                try fresh.addSnapshot(id: id, timeNs: rec.timeNs, recordJSON: String(decoding: bytes.dropLast(), as: UTF8.self))
+                snaps += 1
+            }
+            try fresh.db.exec("PRAGMA wal_checkpoint(TRUNCATE)")
+        }
+        for s in ["-wal", "-shm"] { unlink(layout.index + s); unlink(tmp + s) }
+        try FS.rename(tmp, layout.index)
+        try FS.syncDirectory(layout.root)
+        return (packs, blocks, snaps, skipped)
+    }
+}

@@ -1,0 +1,106 @@
+// Chunking: content-defined chunking (FastCDC with normalized chunking).
+//
+// Owns: where a byte stream is cut into blocks. Pure functions over bytes: no I/O,
+// no state beyond the gear table, so the same input always yields the same cuts
+// (the repository's dedup depends on it). The parameters and the gear seed are
+// recorded in the repository config; changing either is a format change.
+
+/// FastCDC parameters, recorded in the repository config.
+public struct ChunkerParams: Codable, Sendable, Equatable {
+    /// Algorithm name as written in the config.
+    public var name: String
+    public var minSize: Int
+    public var avgSize: Int
+    public var maxSize: Int
+    /// Normalization level: extra mask bits below the average size, fewer above.
+    public var normalization: Int
+    /// Seed of the SplitMix64 generator that fills the gear table.
+    public var gearSeed: UInt64
+
+    /// The default chosen by measurement (Docs/Format.md, "Chunk sizes").
+    public static let `default` = ChunkerParams(name: "fastcdc-normalized", minSize: 2 << 10, avgSize: 8 << 10, maxSize: 64 << 10, normalization: 2, gearSeed: 0x43_41_49_52_4E_00_01)
+
+    public init(name: String, minSize: Int, avgSize: Int, maxSize: Int, normalization: Int, gearSeed: UInt64) {
+        self.name = name
+        self.minSize = minSize
+        self.avgSize = avgSize
+        self.maxSize = maxSize
+        self.normalization = normalization
+        self.gearSeed = gearSeed
+    }
+
+    /// Checks the invariants the chunker relies on.
+    public func validate() throws {
+        guard name == "fastcdc-normalized", minSize >= 64, minSize < avgSize, avgSize < maxSize,
+              maxSize <= 16 << 20, avgSize & (avgSize - 1) == 0, (0...4).contains(normalization) else {
+            throw CairnError(.unsupportedFormat, "chunker \(name) \(minSize)/\(avgSize)/\(maxSize) is not supported by this version of cairn")
+        }
+    }
+}
+
+/// FastCDC with normalized chunking over a gear rolling hash.
+public struct FastCDC: Sendable {
+    public let params: ChunkerParams
+    let gear: [UInt64]
+    let maskS: UInt64
+    let maskL: UInt64
+
+    public init(_ params: ChunkerParams) {
+        self.params = params
+        var g = [UInt64](repeating: 0, count: 256)
+        var state = params.gearSeed
+        for i in 0..<256 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            g[i] = z ^ (z >> 31)
+        }
+        gear = g
+        let bits = params.avgSize.trailingZeroBitCount
+        // Masks use the high bits of the fingerprint: they depend on the last 64 bytes.
+        func topMask(_ n: Int) -> UInt64 { n <= 0 ? 0 : (~UInt64(0)) << UInt64(64 - n) }
+        maskS = topMask(bits + params.normalization)
+        maskL = topMask(bits - params.normalization)
+    }
+
+    /// Length of the next chunk at the start of `data`. When `data.count < maxSize` the caller
+    /// must be at end of input; otherwise it must pass at least `maxSize` bytes.
+    public func nextCut(_ data: UnsafeRawBufferPointer) -> Int {
+        var n = data.count
+        if n <= params.minSize { return n }
+        if n > params.maxSize { n = params.maxSize }
+        let normal = min(n, params.avgSize)
+        guard let base = data.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return n }
+        return gear.withUnsafeBufferPointer { g -> Int in
+            var fp: UInt64 = 0
+            var i = params.minSize
+            let ms = maskS, ml = maskL
+            while i < normal {
+                fp = (fp << 1) &+ g[Int(base[i])]
+                if fp & ms == 0 { return i + 1 }
+                i += 1
+            }
+            while i < n {
+                fp = (fp << 1) &+ g[Int(base[i])]
+                if fp & ml == 0 { return i + 1 }
+                i += 1
+            }
+            return n
+        }
+    }
+
+    /// All cut lengths of a complete buffer (convenience for tests and small inputs).
+    public func cuts(_ data: UnsafeRawBufferPointer) -> [Int] {
+        var out: [Int] = []
+        var off = 0
+        while off < data.count {
+            let n = nextCut(UnsafeRawBufferPointer(rebasing: data[off...]))
+            out.append(n)
+            off += n
+        }
+        return out
+    }
+
+    public func cuts(_ bytes: [UInt8]) -> [Int] { bytes.withUnsafeBytes { cuts($0) } }
+}

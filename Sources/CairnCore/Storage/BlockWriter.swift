@@ -1,0 +1,112 @@
+// Write path for blocks: dedup against the index and the open pack, fill packs,
+// seal them durably, then index them in one transaction per pack.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Counters of what a write session added to the repository.
+public struct WriteStats: Sendable, Equatable {
+    public var blocksAdded = 0
+    public var rawBytesAdded: UInt64 = 0
+    public var storedBytesAdded: UInt64 = 0
+    public var blocksDeduplicated = 0
+    public var packsWritten = 0
+    public init() {}
+}
+
+/// Accepts blocks, skips those already stored, and writes the rest into packs.
+/// Order per pack: pack bytes written and fsynced, then its index rows in one transaction.
+public final class BlockWriter {
+    let storage: PackStorage
+    let index: RepositoryIndex
+    let targetSize: Int
+    private var buffer: [UInt8] = []
+    private var entries: [PackEntry] = []
+    private var pending: [BlockId: Int] = [:]
+    public private(set) var stats = WriteStats()
+    /// When set, blocks are counted as if stored but nothing is written (dry runs).
+    public var dryRun = false
+
+    public init(storage: PackStorage, index: RepositoryIndex, targetSize: Int) {
+        self.storage = storage
+        self.index = index
+        self.targetSize = targetSize
+        buffer.reserveCapacity(targetSize + (1 << 20))
+    }
+
+    /// True when the block is already stored (in the index or in the open pack).
+    public func has(_ id: BlockId) throws -> Bool {
+        if pending[id] != nil { return true }
+        return try index.contains(id)
+    }
+
+    /// Stores one block unless it exists. `compressed` is used when it is smaller enough than `raw`.
+    /// Returns true when the block was new.
+    @discardableResult
+    public func put(id: BlockId, kind: BlockKind, raw: UnsafeRawBufferPointer, compressed: UnsafeRawBufferPointer?, crc: UInt32) throws -> Bool {
+        if try has(id) {
+            stats.blocksDeduplicated += 1
+            return false
+        }
+        let useCompressed = compressed.map { $0.count > 0 && $0.count < raw.count - raw.count / 32 } ?? false
+        let stored = useCompressed ? compressed! : raw
+        if dryRun {
+            pending[id] = 0
+            stats.blocksAdded += 1
+            stats.rawBytesAdded += UInt64(raw.count)
+            stats.storedBytesAdded += UInt64(stored.count)
+            return true
+        }
+        if buffer.isEmpty { buffer.append(contentsOf: PackFormat.headerMagic) }
+        let entry = PackEntry(id: id, kind: kind, codec: useCompressed ? .lz4 : .none, offset: UInt64(buffer.count),
+                              storedLength: UInt32(stored.count), rawLength: UInt32(raw.count), crc32: crc)
+        buffer.append(contentsOf: stored)
+        pending[id] = entries.count
+        entries.append(entry)
+        stats.blocksAdded += 1
+        stats.rawBytesAdded += UInt64(raw.count)
+        stats.storedBytesAdded += UInt64(stored.count)
+        if buffer.count >= targetSize { try flush() }
+        return true
+    }
+
+    /// Convenience for small metadata blocks (trees, lists): hashes, compresses and stores.
+    @discardableResult
+    public func put(kind: BlockKind, bytes: [UInt8]) throws -> BlockId {
+        try bytes.withUnsafeBytes { raw in
+            let id = BlockId.hash(raw)
+            if try has(id) { stats.blocksDeduplicated += 1; return id }
+            let cap = LZ4.bound(raw.count)
+            var out = [UInt8](repeating: 0, count: cap)
+            let n = out.withUnsafeMutableBytes { LZ4.compress(raw, into: $0.baseAddress!, capacity: cap) }
+            _ = try out.withUnsafeBytes { c in
+                try put(id: id, kind: kind, raw: raw, compressed: UnsafeRawBufferPointer(rebasing: c[0..<n]), crc: CRC32.checksum(raw))
+            }
+            return id
+        }
+    }
+
+    /// Seals the open pack (if any): writes it durably, then indexes its blocks.
+    public func flush() throws {
+        if dryRun { pending.removeAll(); return }
+        guard !entries.isEmpty else { return }
+        buffer.append(contentsOf: PackFormat.encodeTrailer(entries))
+        var rnd = [UInt8](repeating: 0, count: 16)
+        for i in 0..<16 { rnd[i] = UInt8.random(in: 0...255) }
+        let name = Hex.encode(rnd)
+        try buffer.withUnsafeBytes { try storage.writePack(name: name, bytes: $0) }
+        try index.addPack(name: name, size: UInt64(buffer.count), entries: entries)
+        stats.packsWritten += 1
+        buffer.removeAll(keepingCapacity: true)
+        entries.removeAll(keepingCapacity: true)
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    /// Drops the open pack without writing it (after a failure).
+    public func discard() {
+        buffer.removeAll()
+        entries.removeAll()
+        pending.removeAll()
+    }
+}

@@ -1,0 +1,140 @@
+// Storage: immutable pack files, behind a narrow protocol.
+//
+// Owns: the bytes of packs. A pack is written whole to a temporary name, fsynced,
+// renamed into place and its directory fsynced (`PackSink.commit`) before any index
+// row may refer to it. Packs are never modified after that; prune deletes whole
+// packs only after their live blocks were rewritten and re-indexed elsewhere.
+// A crash leaves at worst a temporary file (removed on the next open) or a complete
+// pack that no index row names yet (reported by check, adopted by --rebuild-index).
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where packs live. `LocalPackStorage` is the folder of a repository; `MemoryPackStorage` serves tests.
+public protocol PackStorage: AnyObject {
+    /// Writes a complete pack durably under `name`. After it returns, the pack survives a crash.
+    func writePack(name: String, bytes: UnsafeRawBufferPointer) throws
+    /// Reads `count` bytes at `offset` of pack `name` into `buffer`.
+    func read(pack name: String, offset: UInt64, count: Int, into buffer: UnsafeMutableRawPointer) throws
+    /// Size in bytes of pack `name`.
+    func size(of name: String) throws -> UInt64
+    /// Names of all committed packs.
+    func list() throws -> [String]
+    /// Deletes pack `name` (missing is fine).
+    func remove(_ name: String) throws
+    /// A path that identifies the pack in messages.
+    func displayPath(_ name: String) -> String
+}
+
+extension PackStorage {
+    /// Reads `count` bytes of pack `name` at `offset`.
+    public func read(pack name: String, offset: UInt64, count: Int) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        if count > 0 { try out.withUnsafeMutableBytes { try read(pack: name, offset: offset, count: count, into: $0.baseAddress!) } }
+        return out
+    }
+}
+
+/// Packs as files under `REPO/packs/XX/NAME.pack`.
+public final class LocalPackStorage: PackStorage {
+    public let root: String
+    private var openFiles: [String: PosixFile] = [:]
+    private let lock = NSLockish()
+
+    public init(root: String) { self.root = root }
+
+    public func path(_ name: String) -> String { "\(root)/\(name.prefix(2))/\(name).pack" }
+    public func displayPath(_ name: String) -> String { path(name) }
+
+    public func writePack(name: String, bytes: UnsafeRawBufferPointer) throws {
+        let dir = "\(root)/\(name.prefix(2))"
+        try FS.mkdirs(dir)
+        let final = path(name)
+        let tmp = "\(root)/tmp/\(name).pack.tmp"
+        try FS.mkdirs("\(root)/tmp")
+        do {
+            let f = try PosixFile.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o444)
+            try f.write(bytes.baseAddress!, count: bytes.count)
+            try f.sync()
+            f.close()
+            try FS.rename(tmp, final)
+            try FS.syncDirectory(dir)
+        } catch {
+            unlink(tmp)
+            throw error
+        }
+    }
+
+    func file(_ name: String) throws -> PosixFile {
+        try lock.locked {
+            if let f = openFiles[name] { return f }
+            if openFiles.count > 64 { openFiles.removeAll() }
+            let p = path(name)
+            guard FS.exists(p) else {
+                throw CairnError(.integrity, "pack \(p) is missing; run `cairn check` to see the snapshots that need it", path: p)
+            }
+            let f = try PosixFile.open(p, O_RDONLY)
+            openFiles[name] = f
+            return f
+        }
+    }
+
+    public func read(pack name: String, offset: UInt64, count: Int, into buffer: UnsafeMutableRawPointer) throws {
+        try file(name).pread(into: buffer, count: count, offset: offset)
+    }
+
+    public func size(of name: String) throws -> UInt64 { try FS.lstat(path(name)).size }
+
+    public func list() throws -> [String] {
+        guard FS.exists(root) else { return [] }
+        var out: [String] = []
+        for sub in try FS.list(root) where sub.utf8.count == 2 {
+            for f in try FS.list("\(root)/\(sub)") where f.hasSuffix(".pack") {
+                out.append(String(f.dropLast(5)))
+            }
+        }
+        return out
+    }
+
+    public func remove(_ name: String) throws {
+        lock.locked { openFiles[name] = nil }
+        if unlink(path(name)) != 0 && errno != ENOENT { throw CairnError.posix("cannot remove pack", path: path(name)) }
+    }
+
+    /// Removes temporary files left by an interrupted writer.
+    public func cleanTemporaries() {
+        try? FS.removeTree("\(root)/tmp")
+    }
+}
+
+/// Packs in memory, for tests.
+public final class MemoryPackStorage: PackStorage {
+    public private(set) var packs: [String: [UInt8]] = [:]
+    public init() {}
+    public func writePack(name: String, bytes: UnsafeRawBufferPointer) throws { packs[name] = Array(bytes) }
+    public func read(pack name: String, offset: UInt64, count: Int, into buffer: UnsafeMutableRawPointer) throws {
+        guard let p = packs[name], offset + UInt64(count) <= UInt64(p.count) else {
+            throw CairnError(.integrity, "pack \(name) is missing or short", path: name, offset: offset)
+        }
+        p.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + Int(offset), byteCount: count) }
+    }
+    public func size(of name: String) throws -> UInt64 { UInt64(packs[name]?.count ?? 0) }
+    public func list() throws -> [String] { Array(packs.keys) }
+    public func remove(_ name: String) throws { packs[name] = nil }
+    public func displayPath(_ name: String) -> String { "memory:\(name)" }
+    /// Flips one byte (tests of corruption detection).
+    public func corrupt(_ name: String, at offset: Int) { packs[name]?[offset] ^= 0xff }
+}
+
+/// A tiny mutex over pthread, usable from Swift 6 without Foundation.
+public final class NSLockish: @unchecked Sendable {
+    private var m = pthread_mutex_t()
+    public init() { pthread_mutex_init(&m, nil) }
+    deinit { pthread_mutex_destroy(&m) }
+    public func locked<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(&m)
+        defer { pthread_mutex_unlock(&m) }
+        return try body()
+    }
+}

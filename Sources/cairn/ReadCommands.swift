@@ -1,0 +1,190 @@
+import ArgumentParser
+import CairnCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct ListCmd: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List snapshots, oldest first.")
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .long, help: "Only snapshots holding this silo.") var silo: String?
+    @Option(name: .long, help: "Only snapshots with this tag.") var tag: String?
+
+    func run() throws {
+        try guarded {
+            let r = try global.open("list")
+            if let s = silo { _ = try r.silo(s) }
+            let snaps = try r.snapshots().filter { s in
+                (silo == nil || s.record.silo(silo!) != nil) && (tag == nil || s.record.tags.contains(tag!))
+            }
+            if global.json { try Out.json(snaps.map { SnapshotJSON($0) }); return }
+            for s in snaps {
+                let bytes = s.record.silos.reduce(UInt64(0)) { $0 + $1.bytes }
+                let tags = s.record.tags.isEmpty ? "" : " [\(s.record.tags.joined(separator: ","))]"
+                Out.line("\(s.shortId)  \(formatTime(s.record.timeNs))  \(s.record.silos.map(\.name).joined(separator: ","))  \(human(bytes))  +\(human(s.record.bytesAdded))\(tags)\(s.record.message.isEmpty ? "" : "  \(s.record.message)")\(s.record.partial ? "  (partial)" : "")")
+            }
+        }
+    }
+}
+
+struct ShowCmd: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a snapshot's record: per-silo counts and bytes.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Snapshot: id, unique prefix (6+ hex digits) or 'latest'.") var snapshot: String
+
+    func run() throws {
+        try guarded {
+            let r = try global.open("show")
+            let s = try r.resolve(snapshot)
+            if global.json { try Out.json(SnapshotJSON(s)); return }
+            let rec = s.record
+            Out.line("snapshot \(s.id)")
+            Out.line("time     \(formatTime(rec.timeNs))")
+            Out.line("host     \(rec.hostname)")
+            if let p = rec.parent { Out.line("parent   \(p.prefix(12))") }
+            if !rec.tags.isEmpty { Out.line("tags     \(rec.tags.joined(separator: ", "))") }
+            if !rec.message.isEmpty { Out.line("message  \(rec.message)") }
+            Out.line("added    \(human(rec.bytesAdded)) in \(rec.blocksAdded) blocks\(rec.partial ? " (partial snapshot)" : "")")
+            for silo in rec.silos {
+                Out.line("silo \(silo.name) (\(silo.kind), \(silo.source)): \(silo.files) files, \(silo.dirs) dirs, \(silo.symlinks) symlinks, \(human(silo.bytes))\(silo.sqliteDatabases > 0 ? ", \(silo.sqliteDatabases) live SQLite" : "")")
+                for w in silo.warnings { Out.line("  warning: \(w)") }
+            }
+        }
+    }
+}
+
+struct LsEntryJSON: Encodable {
+    var path: String
+    var type: String
+    var mode: String
+    var size: UInt64
+    var mtimeNs: Int64
+    var target: String?
+    var sqlite: Bool
+}
+
+struct LsCmd: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ls", abstract: "List files in a snapshot.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Snapshot reference.") var snapshot: String
+    @Argument(help: "SILO/path to list (default: silo roots).") var path: String?
+    @Flag(name: [.short, .long], help: "Recurse.") var recursive = false
+
+    func run() throws {
+        try guarded {
+            let r = try global.open("ls")
+            let s = try r.resolve(snapshot)
+            let reader = r.makeReader()
+            var first = true
+            if global.json { print("[") }
+            try r.list(s, path: path, recursive: recursive, reader: reader) { le in
+                let e = le.entry
+                if global.json {
+                    let j = LsEntryJSON(path: le.path, type: e.kind.name, mode: String(e.mode, radix: 8), size: e.size, mtimeNs: e.mtimeNs,
+                                        target: e.target, sqlite: e.flags & TreeEntry.flagSQLite != 0)
+                    let enc = JSONEncoder()
+                    enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                    print((first ? "  " : ", ") + String(decoding: try enc.encode(j), as: UTF8.self))
+                    first = false
+                } else {
+                    let t: String = e.kind == .directory ? "d" : e.kind == .symlink ? "l" : "-"
+                    let m = String(format: "%@%04o", t, e.mode)
+                    let name = e.kind == .directory ? le.path + "/" : le.path
+                    Out.line("\(m) \(String(e.size).leftPad(12)) \(formatTime(e.mtimeNs)) \(name)\(e.target.map { " -> \($0)" } ?? "")")
+                }
+            }
+            if global.json { print("]") }
+        }
+    }
+}
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}
+
+struct CatCmd: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cat", abstract: "Stream one file's content to stdout.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Snapshot reference.") var snapshot: String
+    @Argument(help: "SILO/path of the file.") var path: String
+
+    func run() throws {
+        try guarded {
+            let r = try global.open("cat")
+            let s = try r.resolve(snapshot)
+            let reader = r.makeReader()
+            let le = try r.lookup(s, path: path, reader: reader)
+            let out = PosixFile(fd: 1, path: "stdout")
+            try r.readContent(le.entry, path: le.path, reader: reader) { try out.write($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, count: $0.count) }
+        }
+    }
+}
+
+struct StatsCmd: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Logical and stored bytes, dedup and compression ratios.")
+    @OptionGroup var global: GlobalOptions
+    func run() throws {
+        try guarded {
+            let st = try global.open("stats").stats()
+            if global.json { try Out.json(st); return }
+            Out.line("snapshots          \(st.snapshots)")
+            Out.line("packs              \(st.packs) (\(human(st.packBytes)))")
+            Out.line("blocks             \(st.blocks)")
+            Out.line("logical bytes      \(human(st.logicalBytes))  (sum over snapshots)")
+            Out.line("unique bytes       \(human(st.uniqueRawBytes))")
+            Out.line("stored bytes       \(human(st.storedBytes))")
+            Out.line(String(format: "dedup ratio        %.2fx", st.dedupRatio))
+            Out.line(String(format: "compression ratio  %.2fx", st.compressionRatio))
+        }
+    }
+}
+
+struct EstimateCmd: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "estimate", abstract: "Files and bytes the silos hold now, and what changed since their latest snapshot (metadata only).")
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .long, help: "Silo (repeatable; default all).") var silo: [String] = []
+    func run() throws {
+        try guarded {
+            let est = try global.open("estimate").estimate(silos: silo)
+            if global.json { try Out.json(est); return }
+            for e in est {
+                Out.line("\(e.silo): \(e.files) files, \(e.dirs) dirs, \(human(e.bytes)); changed since last snapshot: \(e.changedFiles) files, \(human(e.changedBytes))\(e.hasSnapshot ? "" : " (no snapshot yet)")")
+            }
+        }
+    }
+}
+
+struct CheckCmd: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "check", abstract: "Verify snapshots, trees and blocks; rebuild the index from packs.")
+    @OptionGroup var global: GlobalOptions
+    @Flag(name: .long, help: "Re-read and re-hash every block.") var readData = false
+    @Flag(name: .long, help: "Rebuild index.sqlite from pack trailers and snapshot files.") var rebuildIndex = false
+
+    func run() throws {
+        try guarded {
+            let path = try global.repoPath()
+            if rebuildIndex {
+                let r = try Repository.rebuildIndex(at: path, wait: global.wait)
+                for s in r.skipped { Out.err("cairn: warning: \(s)") }
+                if global.json { try Out.json(["packs": r.packs, "blocks": r.blocks, "snapshots": r.snapshots]) } else {
+                    Out.line("index rebuilt: \(r.packs) packs, \(r.blocks) blocks, \(r.snapshots) snapshots")
+                }
+            }
+            let r = try global.open("check")
+            let progress = ProgressLine()
+            let rep = try r.check(readData: readData) { n, total in progress.update(files: n, bytes: 0, label: "blocks of \(total): ") }
+            progress.finish()
+            if global.json { try Out.json(rep) } else {
+                for w in rep.warnings { Out.err("cairn: warning: \(w)") }
+                for e in rep.errors { Out.line("error: \(e)") }
+                for d in rep.damaged {
+                    Out.line("damaged block \(d.block)\(d.pack.map { " in \($0)" } ?? "")\(d.offset.map { " at byte offset \($0)" } ?? ""): \(d.problem)")
+                    for u in d.usedBy { Out.line("  used by \(u)") }
+                }
+                Out.line("checked \(rep.snapshots) snapshots, \(rep.trees) trees, \(rep.packs) packs\(readData ? ", \(rep.blocksRead) blocks read" : ""): \(rep.ok ? "no errors" : "\(rep.errors.count + rep.damaged.count) problems")")
+            }
+            if !rep.ok { throw ExitCode(CairnError.Code.integrity.exitCode) }
+        }
+    }
+}

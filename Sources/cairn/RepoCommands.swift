@@ -1,0 +1,148 @@
+import ArgumentParser
+import CairnCore
+import Foundation
+
+struct Init: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create a new repository.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        try guarded {
+            let r = try Repository.create(at: try global.repoPath())
+            if global.json {
+                try Out.json(["repository": r.root, "id": r.config.id, "version": String(r.config.version)])
+            } else {
+                Out.line("created repository \(r.root) (id \(r.config.id.prefix(12)), format \(r.config.version), chunker \(r.config.chunker.name) \(r.config.chunker.minSize)/\(r.config.chunker.avgSize)/\(r.config.chunker.maxSize))")
+            }
+        }
+    }
+}
+
+struct SiloCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "silo", abstract: "Register, list and remove silos.",
+                                                    subcommands: [Add.self, List.self, Remove.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a directory, a single file, or a command's output as a silo.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Silo name.") var name: String
+        @Argument(help: "Directory or file.") var path: String?
+        @Option(name: .long, help: "Glob of paths to leave out (repeatable).") var exclude: [String] = []
+        @Option(name: .long, help: "Shell command whose standard output is the silo's one file.") var command: String?
+        @Option(name: .long, help: "File name for the command's output.") var filename: String?
+
+        func run() throws {
+            try guarded {
+                let r = try global.open("silo add")
+                let silo: Silo
+                if let c = command {
+                    guard path == nil else { throw CairnError(.invalidInput, "give either PATH or --command, not both") }
+                    silo = Silo(name: name, command: c, filename: filename ?? "")
+                } else {
+                    guard let p = path else { throw CairnError(.invalidInput, "give the silo's PATH, or --command CMD --filename NAME") }
+                    silo = Silo(name: name, path: p, excludes: exclude)
+                }
+                try r.addSilo(silo)
+                let s = try r.silo(name)
+                if global.json { try Out.json(s) } else { Out.line("added silo \(name): \(s.path ?? "command `\(s.command ?? "")` -> \(s.filename ?? "")")") }
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List silos.")
+        @OptionGroup var global: GlobalOptions
+        func run() throws {
+            try guarded {
+                let silos = try global.open("silo list").silos()
+                if global.json { try Out.json(silos); return }
+                for s in silos {
+                    let src = s.kind == .command ? "command `\(s.command ?? "")` -> \(s.filename ?? "")" : (s.path ?? "")
+                    Out.line("\(s.name)\t\(src)" + (s.excludes.isEmpty ? "" : "\texclude: \(s.excludes.joined(separator: ", "))"))
+                }
+            }
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Unregister a silo (its snapshots stay).")
+        @OptionGroup var global: GlobalOptions
+        @Argument var name: String
+        func run() throws {
+            try guarded {
+                try global.open("silo remove").removeSilo(name)
+                if global.json { try Out.json(["removed": name]) } else { Out.line("removed silo \(name)") }
+            }
+        }
+    }
+}
+
+struct SnapshotCmd: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "snapshot", abstract: "Snapshot all silos, or those named.")
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .long, help: "Silo to snapshot (repeatable; default all).") var silo: [String] = []
+    @Option(name: .long, help: "Tag (repeatable).") var tag: [String] = []
+    @Option(name: .long, help: "Message.") var message: String = ""
+
+    func run() throws {
+        try guarded {
+            let r = try global.open("snapshot")
+            let progress = ProgressLine()
+            if progress.enabled {
+                progress.total = try r.estimate(silos: silo).reduce(0) { $0 + $1.changedBytes }
+            }
+            let s = Snapshotter(repository: r, options: SnapshotOptions(silos: silo, tags: tag, message: message))
+            s.onProgress = { p in progress.update(files: p.files, bytes: p.bytesRead) }
+            let res = try s.run()
+            progress.finish()
+            for w in res.warnings { Out.err("cairn: warning: \(w)") }
+            for (_, why) in res.failedSilos.sorted(by: { $0.key < $1.key }) { Out.err("cairn: error: \(why)") }
+            if let snap = res.snapshot {
+                if global.json {
+                    try Out.json(SnapshotJSON(snap, filesRead: res.filesRead, bytesRead: res.bytesRead, failed: res.failedSilos))
+                } else {
+                    let files = snap.record.silos.reduce(0) { $0 + $1.files }
+                    let bytes = snap.record.silos.reduce(UInt64(0)) { $0 + $1.bytes }
+                    Out.line("snapshot \(snap.shortId) saved: \(snap.record.silos.count) silos, \(files) files, \(human(bytes)); read \(res.filesRead) files (\(human(res.bytesRead))), added \(human(snap.record.bytesAdded)) in \(res.stats.blocksAdded) new blocks")
+                }
+            } else if global.json {
+                try Out.json(["failed": res.failedSilos])
+            }
+            if !res.failedSilos.isEmpty { throw ExitCode(CairnError.Code.siloFailed.exitCode) }
+            if !res.warnings.isEmpty { throw ExitCode(CairnError.Code.partial.exitCode) }
+        }
+    }
+}
+
+/// JSON view of a snapshot.
+struct SnapshotJSON: Encodable {
+    var id: String
+    var time: String
+    var timeNs: Int64
+    var hostname: String
+    var tags: [String]
+    var message: String
+    var parent: String?
+    var silos: [SiloSnapshot]
+    var bytesAdded: UInt64
+    var partial: Bool
+    var filesRead: Int?
+    var bytesRead: UInt64?
+    var failedSilos: [String: String]?
+
+    init(_ s: Snapshot, filesRead: Int? = nil, bytesRead: UInt64? = nil, failed: [String: String]? = nil) {
+        id = s.id
+        time = ISO8601DateFormatter().string(from: s.record.date)
+        timeNs = s.record.timeNs
+        hostname = s.record.hostname
+        tags = s.record.tags
+        message = s.record.message
+        parent = s.record.parent
+        silos = s.record.silos
+        bytesAdded = s.record.bytesAdded
+        partial = s.record.partial
+        self.filesRead = filesRead
+        self.bytesRead = bytesRead
+        failedSilos = failed
+    }
+}

@@ -1,0 +1,94 @@
+import CairnCore
+import CairnTestSupport
+import Testing
+
+@Suite struct ChunkerTests {
+    let cdc = FastCDC(.default)
+
+    @Test func cutsRespectBoundsAndCoverInput() {
+        var rng = SeededBytes(seed: 1)
+        let data = rng.bytes(3 << 20)
+        let cuts = cdc.cuts(data)
+        #expect(cuts.reduce(0, +) == data.count)
+        for c in cuts.dropLast() {
+            #expect(c >= ChunkerParams.default.minSize && c <= ChunkerParams.default.maxSize)
+        }
+        let avg = data.count / cuts.count
+        // Normalized chunking keeps the mean near the target (8 KiB).
+        #expect(avg > 6 << 10 && avg < 14 << 10, "average chunk \(avg)")
+    }
+
+    @Test func deterministicAndResynchronisesAfterAnEdit() {
+        var rng = SeededBytes(seed: 2)
+        var data = rng.bytes(1 << 20)
+        let a = cdc.cuts(data)
+        #expect(a == cdc.cuts(data))
+        // Insert 100 bytes early: boundaries after the edit realign.
+        data.insert(contentsOf: [UInt8](repeating: 0x41, count: 100), at: 5000)
+        let b = cdc.cuts(data)
+        func ends(_ c: [Int], shift: Int) -> Set<Int> {
+            var s = Set<Int>(); var o = 0
+            for x in c { o += x; s.insert(o - shift) }
+            return s
+        }
+        let common = ends(a, shift: 0).intersection(ends(b, shift: 100))
+        #expect(Double(common.count) > Double(a.count) * 0.9)
+    }
+
+    @Test func zerosCutAtMaxSize() {
+        let data = [UInt8](repeating: 0, count: 1 << 20)
+        let cuts = cdc.cuts(data)
+        #expect(cuts.allSatisfy { $0 == ChunkerParams.default.maxSize })
+    }
+
+    @Test func invalidParamsRejected() {
+        var p = ChunkerParams.default
+        p.avgSize = 10000
+        #expect(throws: CairnError.self) { try p.validate() }
+    }
+}
+
+@Suite struct FormatTests {
+    @Test func treeRoundTripIsDeterministic() throws {
+        let id = BlockId.hash(Array("x".utf8))
+        let t = Tree(entries: [
+            TreeEntry(name: "b", kind: .file, mode: 0o644, mtimeNs: 123_456_789, ctimeNs: 5, inode: 9, size: 3, content: [ContentRef(id: id, length: 3)]),
+            TreeEntry(name: "a dir", kind: .directory, mode: 0o755, mtimeNs: -1, subtree: id),
+            TreeEntry(name: "ln", kind: .symlink, mode: 0o777, mtimeNs: 0, target: "../nowhere"),
+            TreeEntry(name: "ünï\ncode", kind: .file, mode: 0o600, mtimeNs: 1, size: 0, flags: TreeEntry.flagSQLite, fingerprint: 77),
+        ])
+        let enc = t.encode()
+        let back = try Tree.decode(enc)
+        #expect(back == t)
+        #expect(back.encode() == enc)
+        #expect(t.entries.map(\.name) == ["a dir", "b", "ln", "ünï\ncode"])
+        #expect(t.entry(named: "ln")?.target == "../nowhere")
+        #expect(throws: CairnError.self) { try Tree.decode(Array(enc.dropLast(5))) }
+    }
+
+    @Test func contentListGroupsAreContentDefined() throws {
+        var refs: [ContentRef] = []
+        for i in 0..<5000 { refs.append(ContentRef(id: BlockId.hash(Array("\(i)".utf8)), length: 8192)) }
+        let g1 = ContentList.groups(refs)
+        #expect(g1.reduce(0) { $0 + $1.count } == refs.count)
+        var changed = refs
+        changed[2500] = ContentRef(id: BlockId.hash(Array("changed".utf8)), length: 8192)
+        let g2 = ContentList.groups(changed)
+        let s1 = Set(g1.map { ContentList.encode($0) }), s2 = Set(g2.map { ContentList.encode($0) })
+        // One edit rewrites at most the group around it (and a neighbour when a boundary moves).
+        #expect(s2.subtracting(s1).count <= 2)
+        let dec = try ContentList.decode(ContentList.encode(g1[0]))
+        #expect(dec == Array(g1[0]))
+    }
+
+    @Test func packTrailerRoundTripAndDamage() throws {
+        let storage = MemoryPackStorage()
+        var bytes = PackFormat.headerMagic + [UInt8](repeating: 7, count: 100)
+        let e = PackEntry(id: BlockId.hash([UInt8](repeating: 7, count: 100)), kind: .data, codec: .none, offset: 8, storedLength: 100, rawLength: 100, crc32: 1)
+        bytes += PackFormat.encodeTrailer([e])
+        try bytes.withUnsafeBytes { try storage.writePack(name: "p1", bytes: $0) }
+        #expect(try PackFormat.readTrailer(storage, pack: "p1") == [e])
+        storage.corrupt("p1", at: bytes.count - 30)
+        #expect(throws: CairnError.self) { try PackFormat.readTrailer(storage, pack: "p1") }
+    }
+}

@@ -1,0 +1,247 @@
+// Shared helpers for Cairn's tests: temporary folders, running the built `cairn`
+// binary, generating torture trees, and digesting trees for comparison.
+
+import CairnCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A temporary directory removed on `remove()`.
+public final class TempDir: @unchecked Sendable {
+    public let path: String
+
+    public init(_ label: String = "cairn-test") {
+        var template = Array("/tmp/\(label)-XXXXXX".utf8CString)
+        let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        path = String(cString: p!)
+    }
+
+    public func sub(_ name: String) -> String { path + "/" + name }
+    public func remove() { try? FS.removeTree(path) }
+}
+
+/// Result of running a process.
+public struct RunResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+    public var stdoutBytes: [UInt8]
+}
+
+/// Locates the `cairn` binary built beside the test bundle.
+public func cairnBinary() -> String {
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for _ in 0..<4 {
+        let c = dir.appendingPathComponent("cairn").path
+        if FileManager.default.isExecutableFile(atPath: c) { return c }
+        dir = dir.deletingLastPathComponent()
+    }
+    let fallback = FileManager.default.currentDirectoryPath + "/.build/release/cairn"
+    return FileManager.default.isExecutableFile(atPath: fallback) ? fallback : FileManager.default.currentDirectoryPath + "/.build/debug/cairn"
+}
+
+/// Runs a program to completion, capturing its output.
+@discardableResult
+public func run(_ exe: String, _ args: [String], env: [String: String] = [:], cwd: String? = nil, stdin: String? = nil) throws -> RunResult {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: exe)
+    p.arguments = args
+    var e = ProcessInfo.processInfo.environment
+    for (k, v) in env { e[k] = v }
+    p.environment = e
+    if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    let outFile = TempDir("cairn-out")
+    defer { outFile.remove() }
+    // Files rather than pipes: no deadlock on large outputs.
+    _ = FileManager.default.createFile(atPath: outFile.sub("o"), contents: nil)
+    _ = FileManager.default.createFile(atPath: outFile.sub("e"), contents: nil)
+    let o = FileHandle(forWritingAtPath: outFile.sub("o"))!
+    let er = FileHandle(forWritingAtPath: outFile.sub("e"))!
+    p.standardOutput = o
+    p.standardError = er
+    if let stdin {
+        let inPath = outFile.sub("i")
+        _ = FileManager.default.createFile(atPath: inPath, contents: Data(stdin.utf8))
+        p.standardInput = FileHandle(forReadingAtPath: inPath)
+    } else {
+        p.standardInput = FileHandle.nullDevice
+    }
+    try p.run()
+    p.waitUntilExit()
+    try? o.close()
+    try? er.close()
+    let ob = (try? FS.readAll(outFile.sub("o"))) ?? []
+    let eb = (try? FS.readAll(outFile.sub("e"))) ?? []
+    return RunResult(status: p.terminationStatus, stdout: String(decoding: ob, as: UTF8.self), stderr: String(decoding: eb, as: UTF8.self), stdoutBytes: ob)
+}
+
+/// Runs `cairn` with `--repo` pointing at `repo`.
+@discardableResult
+public func cairn(_ repo: String, _ args: [String], env: [String: String] = [:]) throws -> RunResult {
+    var a = args
+    // Options go after the subcommand path; ArgumentParser accepts them anywhere after it.
+    a.append(contentsOf: ["--repo", repo])
+    return try run(cairnBinary(), a, env: env)
+}
+
+/// Runs a shell snippet.
+@discardableResult
+public func sh(_ script: String, env: [String: String] = [:]) throws -> RunResult {
+    try run("/bin/sh", ["-c", script], env: env)
+}
+
+/// Writes bytes to a file, creating parent folders.
+public func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
+    try FS.mkdirs(FS.parent(path))
+    let f = try PosixFile.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
+    try f.write(bytes)
+    f.close()
+    chmod(path, mode)
+}
+
+/// Deterministic pseudo-random bytes (SplitMix64).
+public struct SeededBytes {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    public mutating func bytes(_ n: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: n)
+        out.withUnsafeMutableBytes { p in
+            var i = 0
+            while i + 8 <= n { p.storeBytes(of: next(), toByteOffset: i, as: UInt64.self); i += 8 }
+            while i < n { p[i] = UInt8(truncatingIfNeeded: next()); i += 1 }
+        }
+        return out
+    }
+    public mutating func int(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+}
+
+/// SHA-256 of a file's content (hex).
+public func fileSHA(_ path: String) throws -> String {
+    let f = try PosixFile.open(path, O_RDONLY)
+    defer { f.close() }
+    let h = SHA256Hasher()
+    h.reset()
+    var buf = [UInt8](repeating: 0, count: 1 << 20)
+    while true {
+        let n = try buf.withUnsafeMutableBytes { try f.read(into: $0.baseAddress!, count: 1 << 20) }
+        if n == 0 { break }
+        buf.withUnsafeBytes { h.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+    }
+    return h.finish().hex
+}
+
+/// One path's recorded state in a tree digest.
+public struct PathState: Equatable, Sendable, CustomStringConvertible {
+    public var kind: String
+    public var mode: UInt32
+    public var mtimeNs: Int64
+    public var size: UInt64
+    public var sha: String
+    public var target: String
+    public init(kind: String, mode: UInt32, mtimeNs: Int64, size: UInt64, sha: String, target: String) {
+        self.kind = kind
+        self.mode = mode
+        self.mtimeNs = mtimeNs
+        self.size = size
+        self.sha = sha
+        self.target = target
+    }
+    public var description: String { "\(kind) \(String(mode, radix: 8)) \(mtimeNs) \(size) \(sha.prefix(12)) \(target)" }
+}
+
+/// Walks a live tree: relative path -> state (content hash, mode, mtime, link target).
+public func digestTree(_ root: String, mtimes: Bool = true) throws -> [String: PathState] {
+    var out: [String: PathState] = [:]
+    func walk(_ dir: String, _ rel: String) throws {
+        for n in try FS.list(dir) {
+            let p = dir + "/" + n
+            let r = rel.isEmpty ? n : rel + "/" + n
+            let st = try FS.lstat(p)
+            switch st.kind {
+            case .directory:
+                out[r] = PathState(kind: "dir", mode: st.mode, mtimeNs: 0, size: 0, sha: "", target: "")
+                try walk(p, r)
+            case .symlink:
+                out[r] = PathState(kind: "symlink", mode: 0, mtimeNs: 0, size: 0, sha: "", target: try FS.readlink(p))
+            case .file:
+                out[r] = PathState(kind: "file", mode: st.mode, mtimeNs: mtimes ? st.mtimeNs : 0, size: st.size, sha: try fileSHA(p), target: "")
+            case .other:
+                continue
+            }
+        }
+    }
+    try walk(root, "")
+    return out
+}
+
+/// Generates the torture tree: many small files, empty files and dirs, odd and unicode names,
+/// symlinks (dangling too), varied modes, and optionally a large sparse file.
+@discardableResult
+public func makeTortureTree(at root: String, files: Int = 10_000, largeSparseBytes: UInt64 = 0, seed: UInt64 = 7) throws -> Int {
+    var rng = SeededBytes(seed: seed)
+    try FS.mkdirs(root)
+    let odd = ["with space.txt", "new\nline.txt", "-leading-dash", "ünïcödé-日本語.txt", "emoji-🪨.md", "tab\there", "quote'\"s", "back\\slash", ".hidden", "a:colon"]
+    var count = 0
+    for (i, n) in odd.enumerated() {
+        try writeFile(root + "/odd/" + n, rng.bytes(100 + i * 37), mode: 0o644)
+        count += 1
+    }
+    let modes: [mode_t] = [0o644, 0o600, 0o755, 0o400, 0o640, 0o777, 0o444]
+    let dirs = max(1, files / 100)
+    var made = count
+    while made < files {
+        let d = rng.int(dirs)
+        let sub = "d\(d % 10)/e\(d)"
+        let size = rng.int(10) == 0 ? 0 : (rng.int(20) == 0 ? 50_000 + rng.int(200_000) : rng.int(3000))
+        let m = modes[rng.int(modes.count)]
+        try writeFile("\(root)/\(sub)/f\(made).bin", rng.bytes(size), mode: m)
+        made += 1
+    }
+    for i in 0..<5 { try FS.mkdirs("\(root)/empty/e\(i)/deeper") }
+    symlink("../odd/with space.txt", "\(root)/d0/link-ok")
+    symlink("/nonexistent/target", "\(root)/d0/link-dangling")
+    symlink("e0", "\(root)/empty/link-to-dir")
+    chmod("\(root)/empty/e1", 0o700)
+    if largeSparseBytes > 0 {
+        let f = try PosixFile.open(root + "/large.sparse", O_WRONLY | O_CREAT | O_TRUNC)
+        try f.write(Array("start".utf8))
+        try f.seek(to: largeSparseBytes / 2)
+        try f.write(rng.bytes(70_000))
+        _ = ftruncate(f.fd, off_t(largeSparseBytes))
+        try f.seek(to: largeSparseBytes - 3)
+        try f.write(Array("end".utf8))
+        f.close()
+        made += 1
+    }
+    // Fixed mtimes with nanoseconds on a few entries.
+    _ = cairnTouch(root + "/odd/with space.txt", 1_600_000_000_123_456_789)
+    return made
+}
+
+/// Sets a path's mtime (ns) without following symlinks.
+@discardableResult
+public func cairnTouch(_ path: String, _ ns: Int64) -> Bool {
+    var ts = [timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000)), timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))]
+    return utimensat(AT_FDCWD, path, &ts, AT_SYMLINK_NOFOLLOW) == 0
+}
+
+/// Makes a repository with the given silos (name -> path) through the library.
+public func makeRepository(_ dir: TempDir, silos: [String: String]) throws -> Repository {
+    let r = try Repository.create(at: dir.sub("repo"))
+    for (n, p) in silos.sorted(by: { $0.key < $1.key }) { try r.addSilo(Silo(name: n, path: p)) }
+    return r
+}
+
+/// Runs one snapshot through the library.
+@discardableResult
+public func snapshot(_ r: Repository, silos: [String] = [], tags: [String] = []) throws -> SnapshotResult {
+    try Snapshotter(repository: r, options: SnapshotOptions(silos: silos, tags: tags)).run()
+}
