@@ -41,39 +41,66 @@ public func cairnBinary() -> String {
     return FileManager.default.isExecutableFile(atPath: fallback) ? fallback : FileManager.default.currentDirectoryPath + "/.build/debug/cairn"
 }
 
+/// A child process started with posix_spawn (Foundation's Process can hang when several
+/// children run at once under the test runner's threads).
+public final class Child: @unchecked Sendable {
+    public let pid: pid_t
+    private var status: Int32?
+
+    init(pid: pid_t) { self.pid = pid }
+
+    /// Starts `exe` with `args`; stdin/stdout/stderr go to the given paths (nil: /dev/null).
+    public static func spawn(_ exe: String, _ args: [String], env: [String: String] = [:], stdin: String? = nil,
+                             stdout: String? = nil, stderr: String? = nil) throws -> Child {
+        var fa = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&fa)
+        defer { posix_spawn_file_actions_destroy(&fa) }
+        posix_spawn_file_actions_addopen(&fa, 0, stdin ?? "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&fa, 1, stdout ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&fa, 2, stderr ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        var e = ProcessInfo.processInfo.environment
+        for (k, v) in env { e[k] = v }
+        let argv = ([exe] + args).map { strdup($0) } + [nil]
+        let envp = e.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawnp(&pid, exe, &fa, nil, argv, envp)
+        if rc != 0 { throw CairnError(.io, "cannot spawn \(exe): \(String(cString: strerror(rc)))") }
+        return Child(pid: pid)
+    }
+
+    /// Waits for the child; returns its exit status (128+signal when killed).
+    @discardableResult
+    public func wait() -> Int32 {
+        if let s = status { return s }
+        var st: Int32 = 0
+        while waitpid(pid, &st, 0) < 0 && errno == EINTR {}
+        let code: Int32 = (st & 0x7f) == 0 ? (st >> 8) & 0xff : 128 + (st & 0x7f)
+        status = code
+        return code
+    }
+
+    public func kill(_ sig: Int32 = SIGKILL) { _ = Glibc.kill(pid, sig) }
+}
+
 /// Runs a program to completion, capturing its output.
 @discardableResult
-public func run(_ exe: String, _ args: [String], env: [String: String] = [:], cwd: String? = nil, stdin: String? = nil) throws -> RunResult {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: exe)
-    p.arguments = args
-    var e = ProcessInfo.processInfo.environment
-    for (k, v) in env { e[k] = v }
-    p.environment = e
-    if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-    let outFile = TempDir("cairn-out")
-    defer { outFile.remove() }
-    // Files rather than pipes: no deadlock on large outputs.
-    _ = FileManager.default.createFile(atPath: outFile.sub("o"), contents: nil)
-    _ = FileManager.default.createFile(atPath: outFile.sub("e"), contents: nil)
-    let o = FileHandle(forWritingAtPath: outFile.sub("o"))!
-    let er = FileHandle(forWritingAtPath: outFile.sub("e"))!
-    p.standardOutput = o
-    p.standardError = er
+public func run(_ exe: String, _ args: [String], env: [String: String] = [:], stdin: String? = nil) throws -> RunResult {
+    let io = TempDir("cairn-io")
+    defer { io.remove() }
+    var inPath: String?
     if let stdin {
-        let inPath = outFile.sub("i")
-        _ = FileManager.default.createFile(atPath: inPath, contents: Data(stdin.utf8))
-        p.standardInput = FileHandle(forReadingAtPath: inPath)
-    } else {
-        p.standardInput = FileHandle.nullDevice
+        inPath = io.sub("i")
+        try writeFile(inPath!, Array(stdin.utf8))
     }
-    try p.run()
-    p.waitUntilExit()
-    try? o.close()
-    try? er.close()
-    let ob = (try? FS.readAll(outFile.sub("o"))) ?? []
-    let eb = (try? FS.readAll(outFile.sub("e"))) ?? []
-    return RunResult(status: p.terminationStatus, stdout: String(decoding: ob, as: UTF8.self), stderr: String(decoding: eb, as: UTF8.self), stdoutBytes: ob)
+    let c = try Child.spawn(exe, args, env: env, stdin: inPath, stdout: io.sub("o"), stderr: io.sub("e"))
+    let status = c.wait()
+    let ob = (try? FS.readAll(io.sub("o"))) ?? []
+    let eb = (try? FS.readAll(io.sub("e"))) ?? []
+    return RunResult(status: status, stdout: String(decoding: ob, as: UTF8.self), stderr: String(decoding: eb, as: UTF8.self), stdoutBytes: ob)
 }
 
 /// Runs `cairn` with `--repo` pointing at `repo`.
