@@ -66,8 +66,21 @@ public final class Child: @unchecked Sendable {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
         }
+        // Children start with an empty signal mask and default handlers: the test runner's
+        // threads block SIGCHLD, and a shell inheriting that mask never returns from `wait`.
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for sig in [SIGCHLD, SIGPIPE, SIGINT, SIGTERM, SIGHUP] { sigaddset(&defaults, sig) }
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, exe, &fa, nil, argv, envp)
+        let rc = posix_spawnp(&pid, exe, &fa, &attr, argv, envp)
         if rc != 0 { throw CairnError(.io, "cannot spawn \(exe): \(String(cString: strerror(rc)))") }
         return Child(pid: pid)
     }
