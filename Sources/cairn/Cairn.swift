@@ -68,14 +68,8 @@ func guarded(_ body: () throws -> Void) throws {
     }
 }
 
-/// Human byte sizes (binary units).
-func human(_ n: UInt64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    var v = Double(n)
-    var i = 0
-    while v >= 1024 && i < units.count - 1 { v /= 1024; i += 1 }
-    return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
-}
+/// Human byte sizes (binary units); one formatter for every command.
+func human(_ n: UInt64) -> String { ByteFormat.human(n) }
 
 func formatTime(_ ns: Int64) -> String {
     let f = DateFormatter()
