@@ -38,8 +38,7 @@ import Glibc
     print(ok, len(rows), n, prefix)
     """
 
-    // WAL mode hangs inside the test process (not in cairn); open item in the issue note.
-    @Test(arguments: ["delete"])
+    @Test(arguments: ["wal", "delete"])
     func capturesConsistentPrefixes(mode: String) throws {
         let t = TempDir(); defer { t.remove() }
         let repo = t.sub("repo")

@@ -24,9 +24,11 @@ public final class TempDir: @unchecked Sendable {
 /// Result of running a process.
 public struct RunResult: Sendable {
     public var status: Int32
-    public var stdout: String
     public var stderr: String
     public var stdoutBytes: [UInt8]
+    /// Standard output as text, decoded on use: decoding megabytes of binary output
+    /// (`cairn cat`) is slow under swift-testing, so only callers that need text pay for it.
+    public var stdout: String { String(decoding: stdoutBytes, as: UTF8.self) }
 }
 
 /// Locates the `cairn` binary built beside the test bundle.
@@ -113,7 +115,7 @@ public func run(_ exe: String, _ args: [String], env: [String: String] = [:], st
     let status = c.wait()
     let ob = (try? FS.readAll(io.sub("o"))) ?? []
     let eb = (try? FS.readAll(io.sub("e"))) ?? []
-    return RunResult(status: status, stdout: String(decoding: ob, as: UTF8.self), stderr: String(decoding: eb, as: UTF8.self), stdoutBytes: ob)
+    return RunResult(status: status, stderr: String(decoding: eb, as: UTF8.self), stdoutBytes: ob)
 }
 
 /// Runs `cairn` with `--repo` pointing at `repo`.
