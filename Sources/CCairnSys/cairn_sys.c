@@ -40,3 +40,13 @@ int cairn_set_mtime_ns(const char *path, long long mtime_ns) {
 }
 
 int cairn_isatty(int fd) { return isatty(fd); }
+
+int cairn_syncfs(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = syncfs(fd);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}

@@ -15,7 +15,7 @@ struct CairnCommand: ParsableCommand {
         abstract: "Content-addressed incremental snapshots of application data silos.",
         version: Cairn.version,
         subcommands: [Init.self, SiloCommand.self, SnapshotCmd.self, ListCmd.self, ShowCmd.self, LsCmd.self, CatCmd.self,
-                      StatsCmd.self, EstimateCmd.self, CheckCmd.self]
+                      StatsCmd.self, EstimateCmd.self, CheckCmd.self, RestoreCmd.self]
     )
 }
 
@@ -39,6 +39,7 @@ struct GlobalOptions: ParsableArguments {
     /// Opens the repository and takes the shared lock.
     func open(_ command: String) throws -> Repository {
         let r = try Repository.open(at: try repoPath())
+        if let note = r.recoveryReport { Out.err("cairn: note: \(note)") }
         try r.lock(.shared, wait: wait, command: command)
         return r
     }

@@ -17,6 +17,9 @@ long long cairn_stat_ctime_ns(const struct stat *st);
 /// Sets a path's mtime (and atime to the same value) in nanoseconds without following symlinks.
 int cairn_set_mtime_ns(const char *path, long long mtime_ns);
 
+/// Flushes every dirty page and inode of the filesystem holding `path` (Linux syncfs).
+int cairn_syncfs(const char *path);
+
 /// Returns 1 when stderr (fd 2) is a terminal.
 int cairn_isatty(int fd);
 #endif

@@ -22,6 +22,8 @@ public final class Repository {
     public let storage: PackStorage
     /// Shared lock held while this instance is open for writing (nil for read-only use).
     var lock: RepositoryLock?
+    /// Set when opening completed or rolled back an interrupted restore (see Restore/RestoreJournal.swift).
+    public private(set) var recoveryReport: String?
 
     public var root: String { layout.root }
 
@@ -62,6 +64,8 @@ public final class Repository {
         let index = try RepositoryIndex(path: layout.index)
         let repo = Repository(layout: layout, config: config, index: index, storage: LocalPackStorage(root: layout.packs))
         try repo.adoptSnapshotFiles()
+        // An interrupted restore is completed or rolled back by the next command that opens the repository.
+        repo.recoveryReport = try RestoreSwap.recover(layout)
         return repo
     }
 

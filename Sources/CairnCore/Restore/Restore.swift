@@ -1,0 +1,361 @@
+// Restore: puts a snapshot's silos back, in place or into a new folder.
+//
+// Owns: pre-flight checks, staging, the safety snapshot, the atomic swap and its journal,
+// partial (--include) restores and dry runs.
+//
+// Crash properties of an in-place restore (see RestoreJournal.swift for recovery):
+//   1. pre-flight (blocks present, space, open files)      nothing written
+//   2. journal "staging", then staging trees beside each target, every block verified,
+//      files and directories fsynced                      live silos untouched
+//   3. safety snapshot of the live silos (tag pre-restore) live silos untouched
+//   4. journal "prepared" with the staging and live inodes
+//   5. one renameat2(RENAME_EXCHANGE) per silo, parent fsynced
+//   6. journal "committed"; old trees (now at the staging paths) removed; journal removed
+// A crash before 6 rolls every silo back to its old state; a crash after it completes the
+// cleanup. So every silo is wholly old or wholly new, and all silos of one restore agree.
+
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import CCairnSys
+
+/// What `cairn restore` does.
+public struct RestoreOptions: Sendable {
+    /// Silos to restore (empty: every silo of the snapshot).
+    public var silos: [String] = []
+    /// Restore into DIR/SILO/... instead of in place.
+    public var to: String?
+    /// Restore only paths matching these globs, each file replaced atomically.
+    public var include: [String] = []
+    public var dryRun = false
+    public var safetySnapshot = true
+    /// Proceed although processes hold silo files open.
+    public var force = false
+    /// Seconds to wait for another restore to finish.
+    public var wait: Double = 60
+    public init() {}
+}
+
+/// One silo's part of a restore report.
+public struct SiloRestoreReport: Codable, Sendable, Equatable {
+    public var name: String
+    public var target: String
+    public var kind: String
+    public var changes: RestoreChanges
+}
+
+/// The outcome of a restore (or of its dry run).
+public struct RestoreResult: Codable, Sendable {
+    public var snapshot: String
+    public var dryRun: Bool
+    public var silos: [SiloRestoreReport]
+    public var totals: RestoreChanges
+    /// What was materialised (zero for dry runs).
+    public var written: MaterializeCounts
+    /// The pre-restore snapshot of the replaced state, and the command that undoes the restore.
+    public var safetySnapshot: String?
+    public var undo: String?
+    /// Processes that held silo files open (only when --force let the restore proceed).
+    public var openFiles: [OpenFileHolder]
+    public var warnings: [String]
+    /// A report of an interrupted earlier restore that this run completed or rolled back.
+    public var recovered: String?
+}
+
+/// Runs restores. One instance per restore.
+public final class Restorer {
+    let repo: Repository
+    let options: RestoreOptions
+    let reader: BlockReader
+    /// Called for every change found against the live state: marker and "SILO/path".
+    public var onChange: RestoreChangeSink?
+    /// Called as files are written.
+    public var onProgress: ((MaterializeCounts) -> Void)?
+
+    struct Plan {
+        var name: String
+        var tree: BlockId
+        var kind: String
+        var target: String
+        var excludes: ExcludeMatcher
+        var bytes: UInt64 = 0
+        var changes = RestoreChanges()
+    }
+
+    public init(repository: Repository, options: RestoreOptions) {
+        repo = repository
+        self.options = options
+        reader = repository.makeReader()
+    }
+
+    /// Restores snapshot `ref` (any reference form).
+    public func run(_ ref: String) throws -> RestoreResult {
+        guard let lock = try RestoreLock.acquire(repo.layout, wait: options.wait) else {
+            throw CairnError(.busy, "another restore is running on repository \(repo.root) (\(RestoreJournal.lockPath(repo.layout)) is locked); wait for it, or retry with a longer --wait")
+        }
+        defer { withExtendedLifetime(lock) {} }
+        let recovered = try RestoreSwap.recover(repo.layout, lockHeld: true)
+        let snap = try repo.resolve(ref)
+        var plans = try makePlans(snap)
+        let includeMode = !options.include.isEmpty
+
+        // Pre-flight: blocks, space, open files. Nothing is written before these pass.
+        for i in plans.indices {
+            let inc = includeMode ? IncludeMatcher(options.include, silo: plans[i].name) : nil
+            plans[i].bytes = try Preflight.checkBlocks(repo, tree: plans[i].tree, display: plans[i].name, reader: reader, include: inc)
+        }
+        if !options.dryRun {
+            try Preflight.checkSpace(plans.map { (spaceDir($0.target), $0.bytes, $0.name) })
+        }
+        var holders: [OpenFileHolder] = []
+        var warnings: [String] = []
+        if options.to == nil {
+            holders = Preflight.openFileHolders(under: plans.map(\.target))
+            if !holders.isEmpty {
+                let list = holders.prefix(5).map { "pid \($0.pid) (\($0.program)) has \($0.path) open" }.joined(separator: "; ")
+                if !options.force && !options.dryRun {
+                    throw CairnError(.busy, "\(list): stop the application first (it would keep writing to the replaced files), or pass --force. Nothing was changed")
+                }
+                warnings.append(list)
+            }
+        }
+        // The change summary, computed the same way for a dry run and a real restore.
+        for i in plans.indices {
+            var cmp = LiveCompare(repo: repo, reader: reader, silo: plans[i].name, excludes: plans[i].excludes,
+                                  include: includeMode ? IncludeMatcher(options.include, silo: plans[i].name) : nil, sink: onChange)
+            let live = options.to == nil ? plans[i].target : nil
+            if plans[i].kind == "directory" {
+                let st = try live.flatMap { try FS.lstatIfExists($0) }
+                if let st, st.kind != .directory, options.include.isEmpty {
+                    cmp.countRemoved(live!, rel: "")
+                }
+                try cmp.compareDirectory(plans[i].tree, live: st?.kind == .directory ? live : nil, rel: "")
+            } else {
+                let root = try repo.tree(plans[i].tree, reader: reader, path: plans[i].name)
+                for e in root.entries {
+                    let st = try live.flatMap { try FS.lstatIfExists($0) }
+                    try cmp.compareEntry(e, live: live, stat: st, rel: e.name)
+                }
+            }
+            plans[i].changes = cmp.changes
+        }
+        var result = RestoreResult(snapshot: snap.id, dryRun: options.dryRun, silos: [], totals: RestoreChanges(), written: MaterializeCounts(),
+                                   safetySnapshot: nil, undo: nil, openFiles: options.force ? holders : [], warnings: warnings, recovered: recovered)
+        for p in plans {
+            result.silos.append(SiloRestoreReport(name: p.name, target: p.target, kind: p.kind, changes: p.changes))
+            result.totals.add(p.changes)
+        }
+        if options.dryRun { return result }
+
+        let m = Materializer(repository: repo, reader: reader)
+        m.onProgress = onProgress
+        if let to = options.to {
+            try restoreTo(to, plans: plans, materializer: m)
+        } else {
+            result.safetySnapshot = try inPlace(plans, snap: snap, materializer: m, includeMode: includeMode)
+            if let s = result.safetySnapshot {
+                result.undo = "cairn restore \(String(s.prefix(12)))\(plans.map { " --silo \($0.name)" }.joined())\(includeMode ? options.include.map { " --include '\($0)'" }.joined() : "") --repo \(repo.root)"
+            }
+        }
+        result.written = m.counts
+        return result
+    }
+
+    // MARK: Planning
+
+    func makePlans(_ snap: Snapshot) throws -> [Plan] {
+        let names = options.silos.isEmpty ? snap.record.silos.map(\.name) : options.silos
+        let registered = try repo.silos()
+        var plans: [Plan] = []
+        for n in names where !plans.contains(where: { $0.name == n }) {
+            guard let s = snap.record.silo(n), let tree = BlockId(hex: s.tree) else {
+                throw CairnError(.notFound, "snapshot \(snap.shortId) has no silo '\(n)'; its silos: \(snap.record.silos.map(\.name).joined(separator: ", "))")
+            }
+            let kind = s.kind == "directory" ? "directory" : "file"
+            let reg = registered.first { $0.name == n }
+            var target: String
+            if let to = options.to {
+                target = FS.absolute(to) + "/" + n
+            } else {
+                guard let reg, reg.kind == .path, let p = reg.path else {
+                    let why = reg == nil ? "is no longer registered" : "is a command silo (its output has no live path)"
+                    throw CairnError(.invalidInput, "silo '\(n)' \(why); restore it elsewhere with --to DIR")
+                }
+                target = p
+                if kind == "directory", let st = try FS.lstatIfExists(p), st.kind == .file {
+                    throw CairnError(.invalidInput, "silo '\(n)' was a directory in snapshot \(snap.shortId) but \(p) is now a file; move it away or restore with --to DIR", path: p)
+                }
+            }
+            plans.append(Plan(name: n, tree: tree, kind: kind, target: target, excludes: ExcludeMatcher(reg?.excludes ?? [])))
+        }
+        return plans
+    }
+
+    /// The nearest existing directory where staging for `target` goes.
+    func spaceDir(_ target: String) -> String {
+        var d = FS.parent(target)
+        while !FS.exists(d) && d != "/" { d = FS.parent(d) }
+        return d
+    }
+
+    // MARK: --to DIR
+
+    func restoreTo(_ to: String, plans: [Plan], materializer m: Materializer) throws {
+        let dir = FS.absolute(to)
+        let existed = FS.exists(dir)
+        if existed {
+            guard (try FS.lstat(dir)).kind == .directory else { throw CairnError(.alreadyExists, "\(dir) exists and is not a directory; give a new or empty folder to --to", path: dir) }
+            if !(try FS.list(dir)).isEmpty && options.include.isEmpty {
+                throw CairnError(.alreadyExists, "\(dir) is not empty; give a new or empty folder to --to", path: dir)
+            }
+        }
+        var created: [String] = []
+        do {
+            try FS.mkdirs(dir)
+            if !existed { created.append(dir) }
+            for p in plans {
+                if FS.exists(p.target) { throw CairnError(.alreadyExists, "\(p.target) already exists; give a new or empty folder to --to", path: p.target) }
+                if mkdir(p.target, 0o755) != 0 { throw CairnError.posix("cannot create directory", path: p.target) }
+                created.append(p.target)
+                if options.include.isEmpty {
+                    try m.writeTree(p.tree, into: p.target, display: p.name)
+                } else {
+                    try writeIncluded(p, root: p.target, token: nil, materializer: m)
+                }
+            }
+            try Materializer.syncFilesystem(dir)
+        } catch {
+            for c in created.reversed() { try? FS.removeTree(c) }
+            throw error
+        }
+    }
+
+    // MARK: In place
+
+    func inPlace(_ plans: [Plan], snap: Snapshot, materializer m: Materializer, includeMode: Bool) throws -> String? {
+        let token = Hex.encode((0..<6).map { _ in UInt8.random(in: 0...255) })
+        if includeMode { return try includeInPlace(plans, snap: snap, token: token, materializer: m) }
+        var silos: [JournalSilo] = plans.map { p in
+            let parent = FS.parent(p.target), base = FS.basename(p.target)
+            return JournalSilo(name: p.name, target: p.target, staging: "\(parent)/.\(base).cairn-restore-\(token)", method: "exchange",
+                               aside: "\(parent)/.\(base).cairn-aside-\(token)", newInode: 0, oldInode: 0, siblings: [])
+        }
+        var journal = RestoreJournal(token: token, snapshot: snap.id, pid: getpid(), host: FS.hostname(), state: .staging, silos: silos, includeDirs: [])
+        try journal.save(repo.layout)
+        var safety: String?
+        do {
+            for (i, p) in plans.enumerated() {
+                try FS.mkdirs(FS.parent(p.target))
+                try stage(p, at: silos[i].staging, materializer: m)
+            }
+            safety = try takeSafetySnapshot(plans, snap: snap)
+            for i in silos.indices {
+                silos[i].newInode = try FS.lstat(silos[i].staging).inode
+                silos[i].oldInode = try FS.lstatIfExists(silos[i].target)?.inode ?? 0
+                silos[i].method = Self.supportsExchange(FS.parent(silos[i].target), token: token) ? "exchange" : "rename"
+                if plans[i].kind == "file" {
+                    silos[i].siblings = SQLiteCapture.siblingSuffixes.filter { FS.exists(silos[i].target + $0) }
+                }
+            }
+            journal.silos = silos
+            journal.state = .prepared
+            try journal.save(repo.layout)
+        } catch {
+            for s in silos { try? RestoreSwap.cleanup(s) }
+            try? RestoreJournal.remove(repo.layout)
+            throw error
+        }
+        do {
+            for s in silos { try RestoreSwap.swapIn(s) }
+        } catch {
+            for s in silos.reversed() { try? RestoreSwap.swapBack(s) }
+            for s in silos { try? RestoreSwap.cleanup(s) }
+            try? RestoreJournal.remove(repo.layout)
+            throw error
+        }
+        journal.state = .committed
+        try journal.save(repo.layout)
+        for s in silos { try RestoreSwap.cleanup(s) }
+        try RestoreJournal.remove(repo.layout)
+        return safety
+    }
+
+    /// Builds the new state of one silo at `staging`.
+    func stage(_ p: Plan, at staging: String, materializer m: Materializer) throws {
+        if p.kind == "directory" {
+            let liveMode = (try? FS.lstatIfExists(p.target))??.mode ?? 0o755
+            if mkdir(staging, 0o700) != 0 { throw CairnError.posix("cannot create staging directory", path: staging) }
+            try m.writeTree(p.tree, into: staging, display: p.name)
+            try carryExcluded(from: p.target, to: staging, excludes: p.excludes, rel: "")
+            if chmod(staging, mode_t(liveMode)) != 0 { throw CairnError.posix("cannot set mode of", path: staging) }
+        } else {
+            let root = try repo.tree(p.tree, reader: reader, path: p.name)
+            guard let e = root.entries.first else { throw CairnError(.integrity, "silo '\(p.name)' of this snapshot holds no file") }
+            try m.writeEntry(e, at: staging, display: p.name + "/" + e.name)
+        }
+        // One flush makes the whole staging tree (data, inodes, directories) durable.
+        try Materializer.syncFilesystem(staging)
+        try FS.syncDirectory(FS.parent(staging))
+    }
+
+    /// Live paths the silo excludes are not in the snapshot; they are hard-linked into the
+    /// staging tree so that a restore never deletes them.
+    func carryExcluded(from live: String, to staging: String, excludes: ExcludeMatcher, rel: String) throws {
+        guard !excludes.patterns.isEmpty, let names = try? FS.list(live) else { return }
+        for n in names {
+            let r = rel.isEmpty ? n : rel + "/" + n
+            let src = live + "/" + n, dst = staging + "/" + n
+            guard let st = try FS.lstatIfExists(src) else { continue }
+            if excludes.excludes(r, name: n) {
+                if !FS.exists(dst) { try Self.linkTree(src, dst, st) }
+            } else if st.kind == .directory, let d = try FS.lstatIfExists(dst), d.kind == .directory {
+                try carryExcluded(from: src, to: dst, excludes: excludes, rel: r)
+            }
+        }
+    }
+
+    static func linkTree(_ src: String, _ dst: String, _ st: FileStat) throws {
+        switch st.kind {
+        case .file:
+            if link(src, dst) != 0 { throw CairnError.posix("cannot link excluded file into staging", path: src) }
+        case .symlink:
+            if symlink(try FS.readlink(src), dst) != 0 { throw CairnError.posix("cannot copy excluded symlink", path: src) }
+        case .directory:
+            if mkdir(dst, mode_t(st.mode)) != 0 { throw CairnError.posix("cannot create directory", path: dst) }
+            for n in try FS.list(src) {
+                if let s = try FS.lstatIfExists(src + "/" + n) { try linkTree(src + "/" + n, dst + "/" + n, s) }
+            }
+            _ = cairn_set_mtime_ns(dst, st.mtimeNs)
+        case .other:
+            break
+        }
+    }
+
+    /// Takes the pre-restore snapshot of the silos about to be replaced; nil when disabled.
+    func takeSafetySnapshot(_ plans: [Plan], snap: Snapshot) throws -> String? {
+        guard options.safetySnapshot else { return nil }
+        let live = plans.filter { FS.exists($0.target) }.map(\.name)
+        guard !live.isEmpty else { return nil }
+        var o = SnapshotOptions(silos: live, tags: ["pre-restore"], message: "state before restoring snapshot \(snap.shortId)")
+        o.dryRun = false
+        let r = try Snapshotter(repository: repo, options: o).run()
+        guard let s = r.snapshot, r.failedSilos.isEmpty else {
+            throw CairnError(.siloFailed, "the safety snapshot of \(live.joined(separator: ", ")) failed (\(r.failedSilos.values.joined(separator: "; "))); nothing was changed. Fix the silo, or pass --no-safety-snapshot")
+        }
+        return s.id
+    }
+
+    /// Whether renameat2(RENAME_EXCHANGE) works in `dir` (probed with two empty files).
+    static func supportsExchange(_ dir: String, token: String) -> Bool {
+        if ProcessInfo.processInfo.environment["CAIRN_RESTORE_NO_EXCHANGE"] == "1" { return false }
+        let a = "\(dir)/.cairn-probe-a-\(token)", b = "\(dir)/.cairn-probe-b-\(token)"
+        defer { unlink(a); unlink(b) }
+        for p in [a, b] {
+            let fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
+            if fd < 0 { return false }
+            close(fd)
+        }
+        return cairn_rename_exchange(a, b) == 0
+    }
+}
