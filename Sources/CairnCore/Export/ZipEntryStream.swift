@@ -22,9 +22,12 @@ public final class ZipEntryStream {
     private var inBuffer: UnsafeMutableRawPointer?
     private let inSize = 64 << 10
 
-    init(reader: ZipReader, entry: ZipEntry) throws {
+    private let maxRatio: UInt64
+
+    init(reader: ZipReader, entry: ZipEntry, maxRatio: UInt64) throws {
         self.reader = reader
         self.entry = entry
+        self.maxRatio = maxRatio
         let h = try reader.read(Int(ZipConst.localHeaderSize), at: entry.localHeaderOffset, entry: entry.name)
         if ZipLE.u32(h, 0) != ZipSig.local {
             throw reader.reject(entry.name, "has no local header signature at offset \(entry.localHeaderOffset); the archive is corrupt", offset: entry.localHeaderOffset)
@@ -132,8 +135,8 @@ public final class ZipEntryStream {
                 throw reader.reject(entry.name, "inflates to more than its declared \(entry.size) bytes; the sizes lie, the archive is corrupt or hostile")
             }
             let consumed = UInt64(z.pointee.total_in)
-            if total > reader.limits.ratioFloor && total / max(consumed, 1) > reader.limits.maxRatio {
-                throw reader.reject(entry.name, "exceeded the compression ratio limit of \(reader.limits.maxRatio):1 while inflating (\(total) bytes from \(consumed)); this looks like a zip bomb")
+            if total > reader.limits.ratioFloor && total / max(consumed, 1) > maxRatio {
+                throw reader.reject(entry.name, "exceeded the compression ratio limit of \(maxRatio):1 while inflating (\(total) bytes from \(consumed)); this looks like a zip bomb")
             }
             if rc == Z_STREAM_END {
                 let unused = UInt64(z.pointee.avail_in) + inputRemaining

@@ -26,6 +26,12 @@ public struct ZipLimits: Sendable {
     public var maxSymlinkTarget: Int = 4095
     /// Which symlink targets `ZipSafety.validate` accepts.
     public var symlinks: ZipSafety.SymlinkPolicy = .confineToSilo
+    /// Accept backslashes in entry names (as ordinary name bytes). Off by default: Windows
+    /// tools read them as separators, so their meaning in a foreign archive is ambiguous.
+    public var allowBackslash = false
+    /// Check compression ratios when the archive is opened and while inflating. Importers that
+    /// must decide per entry (Cairn's own exports) turn this off and call `checkRatios(exempt:)`.
+    public var checkRatioOnOpen = true
 
     public init(maxTotalSize: UInt64? = nil, symlinks: ZipSafety.SymlinkPolicy = .confineToSilo) {
         self.maxTotalSize = maxTotalSize
@@ -94,7 +100,7 @@ public final class ZipReader {
             entries[i].symlinkTarget = try readSymlinkTarget(entries[i])
         }
         do {
-            try ZipSafety.validate(entries, symlinks: limits.symlinks)
+            try ZipSafety.validate(entries, symlinks: limits.symlinks, allowBackslash: limits.allowBackslash)
         } catch var e as CairnError {
             e.path = path
             throw e
@@ -102,13 +108,25 @@ public final class ZipReader {
     }
 
     /// A streaming reader of `entry`'s content that verifies size, CRC-32 and ratio.
-    public func open(_ entry: ZipEntry) throws -> ZipEntryStream {
-        try ZipEntryStream(reader: self, entry: entry)
+    /// - Parameter maxRatio: the inflate ratio limit for this entry (default: the limits',
+    ///   or none when `checkRatioOnOpen` is off).
+    public func open(_ entry: ZipEntry, maxRatio: UInt64? = nil) throws -> ZipEntryStream {
+        try ZipEntryStream(reader: self, entry: entry, maxRatio: maxRatio ?? (limits.checkRatioOnOpen ? limits.maxRatio : UInt64.max))
+    }
+
+    /// Applies the zip-bomb ratio limit to every entry's declared sizes except those in `exempt`
+    /// (entry paths); the first offender throws. Used after opening with `checkRatioOnOpen` off.
+    public func checkRatios(exempt: Set<String> = []) throws {
+        for e in entries where !exempt.contains(e.path) {
+            if e.size > limits.ratioFloor && e.size / max(e.compressedSize, 1) > limits.maxRatio {
+                throw reject(e.name, "declares a compression ratio of \(e.size / max(e.compressedSize, 1)):1 (\(e.size) bytes from \(e.compressedSize)), above the limit of \(limits.maxRatio):1; this looks like a zip bomb")
+            }
+        }
     }
 
     /// The whole content of `entry` (for small entries).
-    public func contents(_ entry: ZipEntry) throws -> [UInt8] {
-        let s = try open(entry)
+    public func contents(_ entry: ZipEntry, maxRatio: UInt64? = nil) throws -> [UInt8] {
+        let s = try open(entry, maxRatio: maxRatio)
         var out: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 64 << 10)
         while true {
@@ -303,7 +321,7 @@ public final class ZipReader {
             if method == 0 && csize != usize {
                 throw reject(name, "is stored uncompressed but declares compressed size \(csize) and size \(usize); the sizes lie, the archive is corrupt")
             }
-            if usize > limits.ratioFloor && usize / max(csize, 1) > limits.maxRatio {
+            if limits.checkRatioOnOpen && usize > limits.ratioFloor && usize / max(csize, 1) > limits.maxRatio {
                 throw reject(name, "declares a compression ratio of \(usize / max(csize, 1)):1 (\(usize) bytes from \(csize)), above the limit of \(limits.maxRatio):1; this looks like a zip bomb")
             }
             total = total &+ usize

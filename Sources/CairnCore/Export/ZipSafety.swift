@@ -17,11 +17,11 @@ public enum ZipSafety {
     static let maxHops = 40
 
     /// Throws a one-line `invalidInput` error for the first unsafe entry.
-    public static func validate(_ entries: [ZipEntry], symlinks: SymlinkPolicy = .confineToSilo) throws {
+    public static func validate(_ entries: [ZipEntry], symlinks: SymlinkPolicy = .confineToSilo, allowBackslash: Bool = false) throws {
         var byPath: [String: Int] = [:]
         byPath.reserveCapacity(entries.count)
         for (i, e) in entries.enumerated() {
-            try validateName(e.name)
+            try validateName(e.name, allowBackslash: allowBackslash)
             if let j = byPath.updateValue(i, forKey: e.path) {
                 throw reject(e.name, "appears twice in the archive (also entry #\(j + 1), \(ZipLE.quote(entries[j].name))); duplicate names can overwrite each other, remove one")
             }
@@ -47,10 +47,10 @@ public enum ZipSafety {
 
     /// Throws unless `name` is a plain relative path: not empty or absolute, no NUL, no
     /// backslash, no "." / ".." or empty components (a single trailing "/" marks a directory).
-    public static func validateName(_ name: String) throws {
+    public static func validateName(_ name: String, allowBackslash: Bool = false) throws {
         if name.isEmpty || name == "/" { throw reject(name, "has an empty name; the archive is corrupt") }
         if name.utf8.contains(0) { throw reject(name, "has a NUL byte in its name; the archive is hostile") }
-        if name.contains("\\") {
+        if !allowBackslash && name.contains("\\") {
             throw reject(name, "has a backslash in its name, which Windows tools read as a path separator; rename the entry without backslashes")
         }
         if name.hasPrefix("/") { throw reject(name, "has an absolute path; entries must be relative like \"folder/file\"") }

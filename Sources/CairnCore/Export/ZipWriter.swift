@@ -88,17 +88,65 @@ public final class MemorySink: ByteSink {
     public func write(_ bytes: UnsafeRawBufferPointer) throws { self.bytes.append(contentsOf: bytes) }
 }
 
-/// One entry's shape for `ZipWriter.estimateStoredSize`.
+/// One entry's shape for `ZipWriter.estimateStoredSize` and `ZipSizeEstimator`.
 public struct ZipEntrySpec: Sendable, Equatable {
     public var name: String
     public var kind: ZipEntryKind
     /// Content bytes: file size, symlink target length in UTF-8 bytes, 0 for directories.
     public var size: UInt64
+    /// How a file's content will be written (directories and symlinks are always stored).
+    public var method: ZipMethod
 
-    public init(name: String, kind: ZipEntryKind, size: UInt64 = 0) {
+    public init(name: String, kind: ZipEntryKind, size: UInt64 = 0, method: ZipMethod = .store) {
         self.name = name
         self.kind = kind
         self.size = size
+        self.method = method
+    }
+}
+
+/// Adds up the size of an archive entry by entry, as `ZipWriter` lays it out. Exact while
+/// every entry is stored (and files are given their `size:`); for deflated entries it uses
+/// zlib's deflate bound, so the total is an upper bound.
+public struct ZipSizeEstimator: Sendable {
+    /// Bytes of local headers, data and descriptors so far (where the central directory starts).
+    public private(set) var offset: UInt64 = 0
+    /// Bytes of central directory headers so far.
+    public private(set) var centralDirectorySize: UInt64 = 0
+    /// Entries added.
+    public private(set) var count: UInt64 = 0
+    /// False once a deflated entry made the total a bound rather than an exact size.
+    public private(set) var isExact = true
+
+    public init() {}
+
+    /// Upper bound of raw deflate output for `n` input bytes at the default window and memory
+    /// level (zlib's `deflateBound` for those parameters, plus a margin).
+    public static func deflateBound(_ n: UInt64) -> UInt64 {
+        n + n >> 12 + n >> 14 + n >> 25 + 7 + 64
+    }
+
+    /// Adds one entry.
+    public mutating func add(_ e: ZipEntrySpec) throws {
+        let nameLength = try ZipLayout.entryName(e.name, kind: e.kind).count
+        let size = e.kind == .directory ? 0 : e.size
+        let method: ZipMethod = e.kind == .file ? e.method : .store
+        let compressed: UInt64
+        if case .deflate = method {
+            compressed = ZipSizeEstimator.deflateBound(size)
+            isExact = false
+        } else {
+            compressed = size
+        }
+        let zip64 = ZipLayout.localZip64(size: size, method: method)
+        centralDirectorySize += ZipLayout.centralHeaderLength(nameLength: nameLength, uncompressed: size, compressed: compressed, offset: offset)
+        offset += ZipLayout.localHeaderLength(nameLength: nameLength, zip64: zip64) + compressed + ZipLayout.descriptorLength(zip64: zip64)
+        count += 1
+    }
+
+    /// The archive's total size: entries, central directory and end records.
+    public var total: UInt64 {
+        offset + centralDirectorySize + ZipLayout.endLength(count: count, cdSize: centralDirectorySize, cdOffset: offset)
     }
 }
 
@@ -276,18 +324,13 @@ public final class ZipWriter {
     /// The exact size of the archive this writer produces for `entries` when every file uses
     /// `.store` and is given its `size:` (directories and symlinks as `addDirectory`/`addSymlink`).
     public static func estimateStoredSize<S: Sequence>(entries: S) throws -> UInt64 where S.Element == ZipEntrySpec {
-        var offset: UInt64 = 0
-        var cdSize: UInt64 = 0
-        var count: UInt64 = 0
+        var est = ZipSizeEstimator()
         for e in entries {
-            let nameLength = try ZipLayout.entryName(e.name, kind: e.kind).count
-            let size = e.kind == .directory ? 0 : e.size
-            let zip64 = ZipLayout.localZip64(size: size, method: .store)
-            cdSize += ZipLayout.centralHeaderLength(nameLength: nameLength, uncompressed: size, compressed: size, offset: offset)
-            offset += ZipLayout.localHeaderLength(nameLength: nameLength, zip64: zip64) + size + ZipLayout.descriptorLength(zip64: zip64)
-            count += 1
+            var s = e
+            s.method = .store
+            try est.add(s)
         }
-        return offset + cdSize + ZipLayout.endLength(count: count, cdSize: cdSize, cdOffset: offset)
+        return est.total
     }
 
     // MARK: - Internals

@@ -1,0 +1,451 @@
+// ZIP -> snapshot. A Cairn export (it carries `cairn-snapshot.json`) comes back as the same
+// snapshot: same tree ids, time, host, tags and message, every file's SHA-256 checked against
+// the manifest. Any other ZIP becomes a snapshot whose top-level folders are silos (or one
+// silo holding the whole archive, `--as-silo NAME`).
+//
+// Nothing is trusted: the whole central directory is parsed and checked (ZipReader, ZipSafety)
+// and, for Cairn exports, matched against the manifest entry by entry before the first block
+// is written. Content then flows through the normal ChunkPipeline/BlockWriter path, trees are
+// encoded exactly as the Snapshotter encodes them, and the record is saved last. A failure on
+// the way discards the open pack and records no snapshot; packs sealed before it hold only
+// unreferenced blocks, which `check` accepts and `prune` removes.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// What to import and how.
+public struct ImportOptions: Sendable {
+    /// Silo naming: one plain `NAME` (a foreign archive becomes that one silo; a one-silo Cairn
+    /// export is renamed to it), or any number of `OLD=NEW` renames of top-level folders.
+    public var asSilo: [String]
+    /// Tags added to the imported snapshot (a Cairn export keeps its own as well).
+    public var tags: [String]
+    /// Refuse archives larger than this, or whose entries add up to more than this uncompressed.
+    public var maxSize: UInt64?
+
+    public init(asSilo: [String] = [], tags: [String] = [], maxSize: UInt64? = nil) {
+        self.asSilo = asSilo
+        self.tags = tags
+        self.maxSize = maxSize
+    }
+}
+
+/// One imported silo.
+public struct ImportedSilo: Codable, Sendable, Equatable {
+    public var name: String
+    public var tree: String
+    /// For Cairn exports: whether the rebuilt tree id equals the one the export recorded.
+    public var treeMatches: Bool?
+}
+
+/// What an import recorded.
+public struct ImportResult: Codable, Sendable, Equatable {
+    /// The new snapshot's id in this repository.
+    public var snapshot: String
+    /// True when the archive was a Cairn export (manifest found and verified).
+    public var cairnExport: Bool
+    /// The snapshot id in the exporting repository.
+    public var originalSnapshot: String?
+    public var silos: [ImportedSilo]
+    public var files: Int
+    public var dirs: Int
+    public var symlinks: Int
+    public var bytes: UInt64
+}
+
+/// Imports one ZIP archive as a snapshot. Create one per import.
+public final class SnapshotImporter {
+    /// Deepest path (in components) an imported archive may hold.
+    public static let maxDepth = 1000
+    /// Largest manifest read into memory.
+    public static let maxManifestSize: UInt64 = 1 << 30
+
+    let repo: Repository
+    let options: ImportOptions
+    /// Called after each file with (files done, bytes done).
+    public var onProgress: ((Int, UInt64) -> Void)?
+
+    public init(repository: Repository, options: ImportOptions = ImportOptions()) {
+        repo = repository
+        self.options = options
+    }
+
+    /// A node of the archive's folder structure, built from the central directory.
+    final class Node {
+        var children: [String: Node] = [:]
+        var kind: ZipEntryKind = .directory
+        /// Index into the reader's entries (nil: a folder implied by deeper names).
+        var zip: Int?
+        var meta: ExportManifestEntry?
+    }
+
+    struct Counts {
+        var files = 0, dirs = 0, symlinks = 0
+        var bytes: UInt64 = 0
+    }
+
+    /// Copies standard input (or any descriptor) to a new temporary file inside the repository
+    /// and returns its path; the caller removes it. Stops with an error past `maxSize` bytes.
+    public func spool(fd: Int32 = 0) throws -> String {
+        let path = try repo.temporaryPath("import-spool")
+        do {
+            let out = try PosixFile.open(path, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
+            defer { out.close() }
+            let src = PosixFile(fd: dup(fd), path: "<stdin>")
+            defer { src.close() }
+            var buf = [UInt8](repeating: 0, count: 1 << 20)
+            var total: UInt64 = 0
+            while true {
+                let n = try buf.withUnsafeMutableBytes { try src.read(into: $0.baseAddress!, count: $0.count) }
+                if n == 0 { break }
+                total += UInt64(n)
+                if let m = options.maxSize, total > m {
+                    throw CairnError(.invalidInput, "the archive on standard input is larger than --max-size \(m) bytes; raise the limit or import a smaller archive")
+                }
+                try buf.withUnsafeBytes { try out.write($0.baseAddress!, count: n) }
+            }
+            return path
+        } catch {
+            unlink(path)
+            throw error
+        }
+    }
+
+    /// Imports the archive at `path`; `display` names it in messages and records.
+    public func run(archive path: String, display: String? = nil) throws -> ImportResult {
+        let name = display ?? path
+        let file = try PosixFile.open(path, O_RDONLY)
+        let size = try file.stat().size
+        if let m = options.maxSize, size > m {
+            throw CairnError(.invalidInput, "ZIP archive \(name) is \(size) bytes, more than --max-size \(m); raise the limit or import a smaller archive", path: name)
+        }
+        var limits = ZipLimits(maxTotalSize: options.maxSize, symlinks: .allowAnyTarget)
+        limits.allowBackslash = true
+        limits.checkRatioOnOpen = false
+        let reader = try ZipReader(file: file, limits: limits)
+        if let m = try readManifest(reader) {
+            return try importCairn(reader, manifest: m, display: name)
+        }
+        return try importForeign(reader, display: name)
+    }
+
+    // MARK: - Manifest
+
+    func readManifest(_ reader: ZipReader) throws -> ExportManifest? {
+        guard let e = reader.entries.first(where: { $0.path == ExportManifest.fileName }), e.kind == .file else { return nil }
+        if e.size > SnapshotImporter.maxManifestSize {
+            throw reader.reject(e.name, "is \(e.size) bytes, more than the \(SnapshotImporter.maxManifestSize)-byte limit for a manifest; the archive is hostile or not a Cairn export")
+        }
+        var limited = reader.limits
+        limited.checkRatioOnOpen = true
+        return try ManifestEncoding.decode(try reader.contents(e, maxRatio: limited.maxRatio), archive: reader.path)
+    }
+
+    /// Checks a Cairn export's central directory against its manifest, entry by entry.
+    func verifyAgainstManifest(_ reader: ZipReader, _ m: ExportManifest) throws -> [String: ExportManifestEntry] {
+        func reject(_ entry: String, _ what: String) -> CairnError { reader.reject(entry, what) }
+        var siloNames = Set<String>()
+        for s in m.silos {
+            try Silo.validate(name: s.name)
+            guard BlockId(hex: s.tree) != nil, siloNames.insert(s.name).inserted else {
+                throw CairnError(.invalidInput, "\(ExportManifest.fileName) in \(reader.path) lists silo '\(s.name)' twice or with a malformed tree id; the archive is damaged or forged", path: reader.path)
+            }
+        }
+        var byPath: [String: ExportManifestEntry] = [:]
+        byPath.reserveCapacity(m.entries.count)
+        for e in m.entries {
+            guard e.kind != nil else { throw reject(e.path, "has type \(ZipLE.quote(e.type)) in \(ExportManifest.fileName), which is not file, dir or symlink; the archive is damaged or forged") }
+            if e.kind == .file, e.sha256.flatMap({ BlockId(hex: $0) }) == nil {
+                throw reject(e.path, "has no valid SHA-256 in \(ExportManifest.fileName); the archive is damaged or forged")
+            }
+            guard let silo = e.path.split(separator: "/").first, siloNames.contains(String(silo)), e.path.contains("/") else {
+                throw reject(e.path, "is listed in \(ExportManifest.fileName) outside the silos it declares; the archive is damaged or forged")
+            }
+            if byPath.updateValue(e, forKey: e.path) != nil {
+                throw reject(e.path, "is listed twice in \(ExportManifest.fileName); the archive is damaged or forged")
+            }
+        }
+        var matched = 0
+        for z in reader.entries {
+            if z.path == ExportManifest.fileName || z.path == ExportManifest.restoreFileName { continue }
+            if siloNames.contains(z.path) {
+                guard z.kind == .directory else { throw reject(z.name, "has the name of a silo but is not a folder; the archive is damaged or forged") }
+                continue
+            }
+            guard let e = byPath[z.path] else {
+                throw reject(z.name, "is not listed in \(ExportManifest.fileName); an entry was added to the archive after export, remove it or import without the manifest")
+            }
+            let kindMatches: Bool
+            switch e.kind! {
+            case .file: kindMatches = z.kind == .file && z.size == e.size
+            case .directory: kindMatches = z.kind == .directory
+            case .symlink: kindMatches = z.kind == .symlink && z.symlinkTarget == e.target
+            }
+            if !kindMatches {
+                throw reject(z.name, "does not match \(ExportManifest.fileName) (which lists a \(e.type) of \(e.size) bytes\(e.target.map { " to \(ZipLE.quote($0))" } ?? "")); the archive is damaged or was altered")
+            }
+            matched += 1
+        }
+        if matched != byPath.count, let missing = m.entries.first(where: { e in reader.entries.firstIndex { $0.path == e.path } == nil }) {
+            throw CairnError(.invalidInput, "\(ExportManifest.fileName) in \(reader.path) lists \(ZipLE.quote(missing.path)), which the archive lacks; the archive is truncated or was altered", path: reader.path)
+        }
+        for s in siloNames where !reader.entries.contains(where: { $0.path == s }) {
+            throw CairnError(.invalidInput, "\(ExportManifest.fileName) in \(reader.path) lists silo '\(s)' but the archive has no folder \(ZipLE.quote(s + "/")); the archive is truncated or was altered", path: reader.path)
+        }
+        return byPath
+    }
+
+    // MARK: - Silo names
+
+    /// Parses `--as-silo`: (one plain name, renames OLD -> NEW).
+    func siloNaming() throws -> (whole: String?, renames: [String: String]) {
+        var whole: String?
+        var renames: [String: String] = [:]
+        for a in options.asSilo {
+            if let eq = a.firstIndex(of: "=") {
+                let old = String(a[..<eq]), new = String(a[a.index(after: eq)...])
+                try Silo.validate(name: new)
+                renames[old] = new
+            } else {
+                try Silo.validate(name: a)
+                guard whole == nil, options.asSilo.count == 1 else {
+                    throw CairnError(.invalidInput, "give --as-silo NAME once (the whole archive as one silo), or --as-silo OLD=NEW for each folder to rename")
+                }
+                whole = a
+            }
+        }
+        return (whole, renames)
+    }
+
+    func checkUniqueNames(_ names: [String]) throws {
+        var seen = Set<String>()
+        for n in names where !seen.insert(n).inserted {
+            throw CairnError(.invalidInput, "two silos would be named '\(n)' after --as-silo renames; choose different names")
+        }
+    }
+
+    // MARK: - Cairn exports
+
+    func importCairn(_ reader: ZipReader, manifest m: ExportManifest, display: String) throws -> ImportResult {
+        let byPath = try verifyAgainstManifest(reader, m)
+        try reader.checkRatios(exempt: Set(byPath.keys))
+        try m.chunker.validate()
+        let (whole, renames) = try siloNaming()
+        if whole != nil && m.silos.count != 1 {
+            throw CairnError(.invalidInput, "\(display) is a Cairn export of \(m.silos.count) silos; rename them with --as-silo OLD=NEW instead of one --as-silo NAME")
+        }
+        for old in renames.keys where !m.silos.contains(where: { $0.name == old }) {
+            throw CairnError(.notFound, "--as-silo \(old)=…: the export has no silo '\(old)'; its silos: \(m.silos.map(\.name).joined(separator: ", "))")
+        }
+        func newName(_ s: String) -> String { whole ?? renames[s] ?? s }
+        try checkUniqueNames(m.silos.map { newName($0.name) })
+        // The same export imported twice would be the same snapshot again.
+        for s in try repo.snapshots() where s.record.timeNs == m.snapshot.timeNs
+            && s.record.silos.map({ [$0.name, $0.tree] }) == m.silos.map({ [newName($0.name), $0.tree] }) {
+            throw CairnError(.alreadyExists, "snapshot \(s.shortId) already holds this export (same time and trees); nothing imported")
+        }
+        var roots: [String: Node] = [:]
+        for s in m.silos { roots[s.name] = Node() }
+        for (i, z) in reader.entries.enumerated() {
+            guard let meta = byPath[z.path] else { continue }
+            let parts = z.path.split(separator: "/").map(String.init)
+            try insert(reader, roots[parts[0]]!, parts.dropFirst(), index: i, meta: meta)
+        }
+        let result = try write(reader, silos: m.silos.map { (newName($0.name), roots[$0.name]!) }, chunker: m.chunker, cairn: true) { name, tree, counts in
+            let original = m.silos.first { newName($0.name) == name }!
+            var s = original
+            s.name = name
+            s.tree = tree.hex
+            return s
+        } record: { silos, stats in
+            var tags = m.snapshot.tags
+            for t in options.tags where !tags.contains(t) { tags.append(t) }
+            return SnapshotRecord(version: 1, timeNs: m.snapshot.timeNs, hostname: m.snapshot.hostname, tags: tags, message: m.snapshot.message,
+                                  parent: nil, silos: silos, bytesAdded: stats.storedBytesAdded, blocksAdded: stats.blocksAdded,
+                                  partial: m.snapshot.partial, program: m.snapshot.program)
+        }
+        var r = result
+        r.cairnExport = true
+        r.originalSnapshot = m.snapshot.id
+        for i in r.silos.indices {
+            let original = m.silos.first { newName($0.name) == r.silos[i].name }
+            r.silos[i].treeMatches = original?.tree == r.silos[i].tree
+        }
+        return r
+    }
+
+    // MARK: - Foreign archives
+
+    func importForeign(_ reader: ZipReader, display: String) throws -> ImportResult {
+        // Foreign archives get the strict rules: links stay inside their folder, no backslashes.
+        do {
+            try ZipSafety.validate(reader.entries, symlinks: .confineToSilo, allowBackslash: false)
+        } catch var e as CairnError {
+            e.path = reader.path
+            throw e
+        }
+        try reader.checkRatios()
+        let (whole, renames) = try siloNaming()
+        var roots: [(String, Node)] = []
+        var byName: [String: Node] = [:]
+        if let whole {
+            let root = Node()
+            roots = [(whole, root)]
+            for (i, z) in reader.entries.enumerated() {
+                try insert(reader, root, z.path.split(separator: "/").map(String.init)[...], index: i, meta: nil)
+            }
+        } else {
+            for (i, z) in reader.entries.enumerated() {
+                let parts = z.path.split(separator: "/").map(String.init)
+                guard parts.count > 1 || z.kind == .directory else {
+                    throw reader.reject(z.name, "lies at the top level of the archive, outside any folder; import with --as-silo NAME to take the whole archive as one silo")
+                }
+                let folder = parts[0]
+                let silo = renames[folder] ?? folder
+                do { try Silo.validate(name: silo) } catch {
+                    throw reader.reject(z.name, "is in the top-level folder \(ZipLE.quote(folder)), which is not a valid silo name (letters, digits, '.', '_', '-'); rename it with --as-silo \(folder)=NAME or import the whole archive with --as-silo NAME")
+                }
+                let root: Node
+                if let r = byName[folder] { root = r } else {
+                    root = Node()
+                    byName[folder] = root
+                    roots.append((silo, root))
+                }
+                if parts.count == 1 {
+                    root.zip = i
+                } else {
+                    try insert(reader, root, parts.dropFirst(), index: i, meta: nil)
+                }
+            }
+            for old in renames.keys where byName[old] == nil {
+                throw CairnError(.notFound, "--as-silo \(old)=…: the archive has no top-level folder '\(old)'")
+            }
+            roots.sort { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+        }
+        if roots.isEmpty { throw CairnError(.invalidInput, "ZIP archive \(display) holds no entries; nothing to import", path: display) }
+        try checkUniqueNames(roots.map(\.0))
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        return try write(reader, silos: roots, chunker: repo.config.chunker, cairn: false) { name, tree, c in
+            SiloSnapshot(name: name, kind: "directory", tree: tree.hex, source: display, files: c.files, dirs: c.dirs + 1, symlinks: c.symlinks,
+                         bytes: c.bytes, filesRead: c.files, sqliteDatabases: 0, warnings: [])
+        } record: { silos, stats in
+            SnapshotRecord(version: 1, timeNs: now, hostname: FS.hostname(), tags: options.tags, message: "imported from \(FS.basename(display))",
+                           parent: nil, silos: silos, bytesAdded: stats.storedBytesAdded, blocksAdded: stats.blocksAdded, partial: false,
+                           program: Cairn.versionString)
+        }
+    }
+
+    // MARK: - Building
+
+    func insert(_ reader: ZipReader, _ root: Node, _ parts: ArraySlice<String>, index: Int, meta: ExportManifestEntry?) throws {
+        let z = reader.entries[index]
+        if parts.count > SnapshotImporter.maxDepth {
+            throw reader.reject(z.name, "is nested \(parts.count) folders deep, more than the limit of \(SnapshotImporter.maxDepth); the archive is hostile")
+        }
+        var node = root
+        for p in parts {
+            if let c = node.children[p] { node = c } else {
+                let c = Node()
+                node.children[p] = c
+                node = c
+            }
+        }
+        node.zip = index
+        node.kind = z.kind
+        node.meta = meta
+    }
+
+    /// Streams every silo's files into blocks, stores the trees bottom-up, then the record.
+    func write(_ reader: ZipReader, silos: [(String, Node)], chunker: ChunkerParams, cairn: Bool,
+               silo makeSilo: (String, BlockId, Counts) -> SiloSnapshot,
+               record makeRecord: ([SiloSnapshot], WriteStats) -> SnapshotRecord) throws -> ImportResult {
+        let writer = repo.makeWriter()
+        let pipeline = ChunkPipeline(chunker: FastCDC(chunker), writer: writer)
+        let hasher = SHA256Hasher()
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        var total = Counts()
+        var records: [SiloSnapshot] = []
+        var imported: [ImportedSilo] = []
+        do {
+            for (name, root) in silos {
+                var c = Counts()
+                let tree = try build(root, path: name, reader: reader, writer: writer, pipeline: pipeline, hasher: hasher, cairn: cairn, now: now, counts: &c, total: &total)
+                let id = try writer.put(kind: .tree, bytes: tree.encode())
+                records.append(makeSilo(name, id, c))
+                imported.append(ImportedSilo(name: name, tree: id.hex, treeMatches: nil))
+            }
+            try writer.flush()
+        } catch {
+            writer.discard()
+            throw error
+        }
+        let snap = try repo.saveSnapshot(makeRecord(records, writer.stats))
+        return ImportResult(snapshot: snap.id, cairnExport: cairn, originalSnapshot: nil, silos: imported,
+                            files: total.files, dirs: total.dirs, symlinks: total.symlinks, bytes: total.bytes)
+    }
+
+    func build(_ node: Node, path: String, reader: ZipReader, writer: BlockWriter, pipeline: ChunkPipeline, hasher: SHA256Hasher,
+               cairn: Bool, now: Int64, counts c: inout Counts, total: inout Counts) throws -> Tree {
+        var entries: [TreeEntry] = []
+        entries.reserveCapacity(node.children.count)
+        for (name, child) in node.children.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+            let childPath = path + "/" + name
+            let z = child.zip.map { reader.entries[$0] }
+            if cairn && child.meta == nil {
+                throw CairnError(.invalidInput, "\(ExportManifest.fileName) in \(reader.path) does not list the folder \(ZipLE.quote(childPath)) that holds other entries; the archive is damaged or forged", path: reader.path)
+            }
+            var e = TreeEntry(name: name, kind: .directory, mode: z?.mode ?? 0o755, mtimeNs: z.map { $0.mtime * 1_000_000_000 } ?? now)
+            if let m = child.meta {
+                e.mode = m.mode
+                e.mtimeNs = m.mtimeNs
+                e.ctimeNs = m.ctimeNs
+                e.inode = m.inode
+                e.size = m.size
+                e.flags = m.flags
+                e.fingerprint = m.fingerprint
+            }
+            switch child.kind {
+            case .directory:
+                e.kind = .directory
+                if child.meta == nil { e.size = 0 }
+                let sub = try build(child, path: childPath, reader: reader, writer: writer, pipeline: pipeline, hasher: hasher, cairn: cairn, now: now, counts: &c, total: &total)
+                e.subtree = try writer.put(kind: .tree, bytes: sub.encode())
+                c.dirs += 1
+                total.dirs += 1
+            case .symlink:
+                e.kind = .symlink
+                e.target = z?.symlinkTarget
+                if child.meta == nil { e.size = UInt64((e.target ?? "").utf8.count) }
+                c.symlinks += 1
+                total.symlinks += 1
+            case .file:
+                e.kind = .file
+                guard let z else { throw CairnError(.internalError, "import: file node without an entry; this is a bug in Cairn, please report it") }
+                let stream = try reader.open(z, maxRatio: cairn ? UInt64.max : reader.limits.maxRatio)
+                hasher.reset()
+                let r = try pipeline.process { p, n in
+                    let got = try stream.read(into: UnsafeMutableRawBufferPointer(start: p, count: n))
+                    hasher.update(UnsafeRawBufferPointer(start: p, count: got))
+                    return got
+                }
+                if let m = child.meta {
+                    let digest = hasher.finish().hex
+                    if digest != m.sha256 {
+                        throw reader.reject(z.name, "has SHA-256 \(digest) but \(ExportManifest.fileName) says \(m.sha256 ?? "none"); the archive was altered or damaged after export")
+                    }
+                }
+                e.size = r.length
+                (e.content, e.indirect) = try pipeline.contentRefs(for: r.refs)
+                c.files += 1
+                c.bytes += r.length
+                total.files += 1
+                total.bytes += r.length
+                onProgress?(total.files, total.bytes)
+            }
+            entries.append(e)
+        }
+        return Tree(entries: entries)
+    }
+}
