@@ -15,7 +15,8 @@ struct CairnCommand: ParsableCommand {
         abstract: "Content-addressed incremental snapshots of application data silos.",
         version: Cairn.version,
         subcommands: [Init.self, SiloCommand.self, SnapshotCmd.self, ListCmd.self, ShowCmd.self, LsCmd.self, CatCmd.self,
-                      StatsCmd.self, EstimateCmd.self, CheckCmd.self, RestoreCmd.self,
+                      StatsCmd.self, EstimateCmd.self, CheckCmd.self, RestoreCmd.self, DiffCmd.self,
+                      ForgetCmd.self, PolicyCommand.self, PruneCmd.self, UnlockCmd.self,
                       ExportCmd.self, InspectCmd.self, ImportCmd.self]
     )
 }

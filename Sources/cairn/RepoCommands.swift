@@ -108,6 +108,7 @@ struct SnapshotCmd: ParsableCommand {
             } else if global.json {
                 try Out.json(["failed": res.failedSilos])
             }
+            if res.snapshot != nil && !res.partial { applyPolicyAfterSnapshot(r, json: global.json) }
             if !res.failedSilos.isEmpty { throw ExitCode(CairnError.Code.siloFailed.exitCode) }
             if !res.warnings.isEmpty { throw ExitCode(CairnError.Code.partial.exitCode) }
         }

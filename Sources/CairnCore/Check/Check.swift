@@ -50,7 +50,7 @@ extension Repository {
         }
         let known = Set(indexed.map(\.name))
         for n in onDisk where !known.contains(n) {
-            report.warnings.append("pack \(storage.displayPath(n)) is not indexed (left by an interrupted write); `cairn check --rebuild-index` adopts it")
+            report.warnings.append("pack \(storage.displayPath(n)) is not indexed (left by an interrupted write or prune; it holds only copies); `cairn prune` deletes it, `cairn check --rebuild-index` adopts it")
         }
         // Snapshot records and trees.
         var bad: [BlockId: String] = [:]
@@ -74,6 +74,8 @@ extension Repository {
             let file = layout.snapshot(snap.id)
             if let bytes = try? FS.readAll(file) {
                 if BlockId.hash(bytes).hex != snap.id { report.errors.append("snapshot record \(file) does not match its id") }
+            } else if FS.exists(layout.forgottenSnapshot(snap.id)) {
+                report.warnings.append("snapshot \(snap.shortId) was being forgotten when a process stopped; the next `cairn forget` or `cairn prune` completes it")
             } else {
                 report.errors.append("snapshot record \(file) is missing")
             }

@@ -36,7 +36,7 @@
 //
 //     {"version":1,"addedSilos":[S,...],"removedSilos":[S,...],
 //      "silos":[{"silo":S,"state":"common"|"added"|"removed","totals":TOTALS,"changes":[CHANGE,...]},...],
-//      "totals":{TOTALS keys...,"repositoryBytesAdded":N|null}}
+//      "totals":{TOTALS keys...,"repositoryBytesAdded":N|null},"treeBlocksRead":N|null}
 //     CHANGE = {"silo":S,"kind":"added"|"removed"|"modified"|"typeChanged"|"renamed"|"metadata",
 //               "path":S,"oldPath":S|null,"oldKind":K|null,"newKind":K|null,"oldSize":N|null,
 //               "newSize":N|null,"sizeDelta":N,"contentBytesChanged":N,"oldTarget":S|null,
@@ -51,7 +51,9 @@
 //
 // JSON lines (`DiffFormat.jsonLines`): one object per line, each change as
 // {"type":"change",CHANGE keys...}, then one final
-// {"type":"totals","addedSilos":[...],"removedSilos":[...],TOTALS keys...,"repositoryBytesAdded":N|null}.
+// {"type":"totals","addedSilos":[...],"removedSilos":[...],TOTALS keys...,"repositoryBytesAdded":N|null,
+//  "treeBlocksRead":N|null}.
+// `treeBlocksRead` is `DiffReport.treeBlocksRead`: the tree blocks the diff loaded.
 
 /// Renders a `DiffReport` (formats described at the top of DiffFormat.swift).
 public enum DiffFormat {
@@ -62,24 +64,36 @@ public enum DiffFormat {
 
     /// The whole output for `style`, newline-terminated.
     public static func render(_ report: DiffReport, style: Style) -> String {
+        var out = ""
+        emit(report, style: style) { out += $0 + "\n" }
+        return out
+    }
+
+    /// Hands the output for `style` to `line`, one line at a time (no newlines), so a
+    /// caller can print a large diff without building the whole text (`.json` is one line).
+    public static func emit(_ report: DiffReport, style: Style, to line: (String) -> Void) {
         switch style {
-        case .human: return human(report).map { $0 + "\n" }.joined()
-        case .stat: return stat(report).map { $0 + "\n" }.joined()
-        case .json: return json(report) + "\n"
-        case .jsonLines: return jsonLines(report).map { $0 + "\n" }.joined()
+        case .human: human(report, to: line)
+        case .stat: stat(report).forEach(line)
+        case .json: line(json(report))
+        case .jsonLines: jsonLines(report, to: line)
         }
     }
 
     /// Human lines: silo lines and one line per change, then the total line.
     public static func human(_ report: DiffReport) -> [String] {
         var out: [String] = []
-        for s in report.silos {
-            if s.state == .added { out.append("+ \(s.silo)/  (silo added)") }
-            if s.state == .removed { out.append("- \(s.silo)/  (silo removed)") }
-            out += s.changes.map(line)
-        }
-        out.append(totalLine(report))
+        human(report) { out.append($0) }
         return out
+    }
+
+    static func human(_ report: DiffReport, to out: (String) -> Void) {
+        for s in report.silos {
+            if s.state == .added { out("+ \(s.silo)/  (silo added)") }
+            if s.state == .removed { out("- \(s.silo)/  (silo removed)") }
+            for c in s.changes { out(line(c)) }
+        }
+        out(totalLine(report))
     }
 
     /// One change as a human line (no newline).
@@ -150,19 +164,28 @@ public enum DiffFormat {
             ("removedSilos", .array(report.removedSilos.map { .string($0) })),
             ("silos", .array(silos)),
             ("totals", .object(totals)),
+            ("treeBlocksRead", report.treeBlocksRead.map { .int(Int64($0)) } ?? .null),
         ]).text
     }
 
     /// JSON lines: one object per change, then the totals object (no newlines).
     public static func jsonLines(_ report: DiffReport) -> [String] {
-        var out = report.changes.map { DiffJSON.object([("type", .string("change"))] + changeFields($0)).text }
+        var out: [String] = []
+        jsonLines(report) { out.append($0) }
+        return out
+    }
+
+    static func jsonLines(_ report: DiffReport, to out: (String) -> Void) {
+        for s in report.silos {
+            for c in s.changes { out(DiffJSON.object([("type", .string("change"))] + changeFields(c)).text) }
+        }
         var totals: [(String, DiffJSON)] = [("type", .string("totals")),
                                              ("addedSilos", .array(report.addedSilos.map { .string($0) })),
                                              ("removedSilos", .array(report.removedSilos.map { .string($0) }))]
         totals += totalsFields(report.totals)
         totals.append(("repositoryBytesAdded", report.repositoryBytesAdded.map { .uint($0) } ?? .null))
-        out.append(DiffJSON.object(totals).text)
-        return out
+        totals.append(("treeBlocksRead", report.treeBlocksRead.map { .int(Int64($0)) } ?? .null))
+        out(DiffJSON.object(totals).text)
     }
 
     // MARK: - Pieces

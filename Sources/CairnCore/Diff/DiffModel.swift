@@ -211,8 +211,11 @@ public struct DiffReport: Sendable, Equatable {
     public var totals: DiffTotals
     /// Stored bytes B added to the repository (from B's snapshot record); the caller fills it.
     public var repositoryBytesAdded: UInt64?
+    /// Tree blocks the diff loaded (its reader's counter); the caller fills it. Equal
+    /// subtrees are never loaded, so this measures the diff's cost.
+    public var treeBlocksRead: Int?
 
-    public init(silos: [SiloDiff], repositoryBytesAdded: UInt64? = nil) {
+    public init(silos: [SiloDiff], repositoryBytesAdded: UInt64? = nil, treeBlocksRead: Int? = nil) {
         self.silos = silos
         addedSilos = silos.filter { $0.state == .added }.map(\.silo)
         removedSilos = silos.filter { $0.state == .removed }.map(\.silo)
@@ -220,6 +223,7 @@ public struct DiffReport: Sendable, Equatable {
         for s in silos { t.add(s.totals) }
         totals = t
         self.repositoryBytesAdded = repositoryBytesAdded
+        self.treeBlocksRead = treeBlocksRead
     }
 
     /// All changes, silo after silo.

@@ -1,7 +1,13 @@
 // Repository locks: a shared/exclusive flock on REPO/lock, plus a small info file per
 // holder in REPO/locks/ that names the pid, host and command for messages and
 // stale-lock detection. The kernel drops a flock when its process dies, so a crashed
-// holder never blocks others; its info file is then stale and removed on sight.
+// holder never blocks others; its info file is then stale: lock messages and
+// `cairn unlock` name it, and `cairn unlock` removes it.
+//
+// Fairness: a process passes REPO/lock.gate (flock, exclusive) before it takes REPO/lock
+// and releases the gate right after. A process that waits for the exclusive lock holds
+// the gate while it waits, so new shared holders queue behind it and a stream of
+// overlapping snapshots cannot starve prune.
 
 #if canImport(Glibc)
 import Glibc
@@ -25,22 +31,38 @@ public final class RepositoryLock {
     static func acquire(_ layout: RepositoryLayout, mode: Mode, wait: Double, command: String) throws -> RepositoryLock {
         let fd = open(layout.lock, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         if fd < 0 { throw CairnError.posix("cannot open lock file", path: layout.lock) }
-        let op = mode == .shared ? LOCK_SH : LOCK_EX
+        let gate = open(layout.lock + ".gate", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        if gate < 0 { close(fd); throw CairnError.posix("cannot open lock file", path: layout.lock + ".gate") }
+        defer { close(gate) }
         let deadline = Date().addingTimeInterval(wait)
-        while flock(fd, op | LOCK_NB) != 0 {
-            if errno != EWOULDBLOCK && errno != EINTR { close(fd); throw CairnError.posix("cannot lock", path: layout.lock) }
-            if Date() >= deadline {
-                close(fd)
-                let holders = RepositoryLock.holders(layout).map { "pid \($0.pid) (\($0.command), \($0.mode))" }.joined(separator: ", ")
-                throw CairnError(.locked, "repository \(layout.root) is locked by \(holders.isEmpty ? "another process" : holders); wait for it to finish or pass --wait SECONDS", path: layout.lock)
+        func take(_ f: Int32, _ op: Int32) throws {
+            while flock(f, op | LOCK_NB) != 0 {
+                if errno != EWOULDBLOCK && errno != EINTR { close(fd); throw CairnError.posix("cannot lock", path: layout.lock) }
+                if Date() >= deadline {
+                    close(fd)
+                    throw lockedError(layout, queued: f == gate)
+                }
+                usleep(20_000)
             }
-            usleep(50_000)
         }
+        try take(gate, LOCK_EX)
+        try take(fd, mode == .shared ? LOCK_SH : LOCK_EX)
+        flock(gate, LOCK_UN)
         try? FS.mkdirs(layout.locks)
         let info = "\(layout.locks)/\(getpid())-\(UInt32.random(in: 0...UInt32.max)).json"
         let text = "{\"pid\":\(getpid()),\"host\":\"\(FS.hostname())\",\"mode\":\"\(mode.rawValue)\",\"command\":\"\(command)\",\"time\":\(Int(Date().timeIntervalSince1970))}\n"
         try? FS.atomicWrite(info, Array(text.utf8))
         return RepositoryLock(fd: fd, infoPath: info, mode: mode)
+    }
+
+    /// The error for a lock not obtained in time: names the live holders, and stale info files apart.
+    static func lockedError(_ layout: RepositoryLayout, queued: Bool = false) -> CairnError {
+        let all = holders(layout)
+        let live = all.filter { !$0.stale }.map { "pid \($0.pid)\($0.host == FS.hostname() ? "" : " on \($0.host)") (\($0.command), \($0.mode))" }
+        let stale = all.filter(\.stale).map { "pid \($0.pid) (\($0.command))" }
+        var msg = "repository \(layout.root) is locked by \(live.isEmpty ? "another process" : live.joined(separator: ", "))\(queued ? ", and a process waits for the exclusive lock (prune or index rebuild) ahead of this one" : ""); wait for it to finish or pass --wait SECONDS"
+        if !stale.isEmpty { msg += " (stale lock info of dead \(stale.joined(separator: ", ")): `cairn unlock` removes it)" }
+        return CairnError(.locked, msg, path: layout.lock)
     }
 
     public func release() {
@@ -75,5 +97,48 @@ public final class RepositoryLock {
                               file: p, stale: host == FS.hostname() && !alive))
         }
         return out
+    }
+
+    /// What `cairn unlock` did.
+    public struct UnlockResult: Sendable {
+        /// Stale holders whose info files were removed.
+        public var removed: [Holder]
+        /// Holders still alive (or on another host), left alone.
+        public var live: [Holder]
+        /// Half-written info files (a process killed while writing one) that were removed.
+        public var partialFiles = 0
+    }
+
+    /// Removes the info files of dead holders. A holder counts as dead when its process is
+    /// gone on this host, or when no process holds the lock at all (checked by taking the
+    /// exclusive flock without waiting, so a reused pid cannot make a dead holder look alive).
+    /// Live holders are left alone and returned.
+    public static func removeStale(_ layout: RepositoryLayout) throws -> UnlockResult {
+        var result = UnlockResult(removed: [], live: [])
+        let fd = open(layout.lock, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        if fd < 0 { throw CairnError.posix("cannot open lock file", path: layout.lock) }
+        defer { close(fd) }
+        let nobodyHolds = flock(fd, LOCK_EX | LOCK_NB) == 0
+        defer { if nobodyHolds { flock(fd, LOCK_UN) } }
+        for h in holders(layout) {
+            if nobodyHolds || h.stale {
+                if unlink(h.file) != 0 && errno != ENOENT { throw CairnError.posix("cannot remove stale lock info", path: h.file) }
+                var d = h
+                d.stale = true
+                result.removed.append(d)
+            } else {
+                result.live.append(h)
+            }
+        }
+        // Temporary files of an info write a kill interrupted: `PID-N.json.tmp-PID-M`.
+        for n in (try? FS.list(layout.locks)) ?? [] where n.contains(".json.tmp-") {
+            guard let pid = Int32(n.prefix { $0 != "-" }) else { continue }
+            let alive = kill(pid, 0) == 0 || errno == EPERM
+            if nobodyHolds || !alive {
+                unlink(layout.locks + "/" + n)
+                result.partialFiles += 1
+            }
+        }
+        return result
     }
 }

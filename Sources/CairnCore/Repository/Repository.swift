@@ -181,10 +181,10 @@ public final class Repository {
         return Snapshot(id: id, record: record)
     }
 
-    /// Removes a snapshot: its index row first, then its record file.
+    /// Removes a snapshot: its record file is renamed to a tombstone first (so `open` cannot
+    /// adopt it back), then its index row goes, then the tombstone (see Retention/Forget.swift).
     public func deleteSnapshot(_ id: String) throws {
-        try index.removeSnapshot(id: id)
-        if unlink(layout.snapshot(id)) != 0 && errno != ENOENT { throw CairnError.posix("cannot remove snapshot record", path: layout.snapshot(id)) }
+        try removeSnapshotRecord(id)
     }
 
     /// Adds index rows for snapshot files the index lacks (a crash between the two writes).

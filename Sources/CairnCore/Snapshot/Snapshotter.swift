@@ -42,6 +42,9 @@ public struct SnapshotResult: Sendable {
     public var filesRead: Int
     public var bytesRead: UInt64
     public var stats: WriteStats
+    /// On a dry run: the new tree and list blocks it would have stored (raw bytes by id).
+    /// With the repository behind them they hold every tree in `trees`.
+    public var dryRunMetaBlocks: [BlockId: [UInt8]] = [:]
     public var partial: Bool { !warnings.isEmpty || !failedSilos.isEmpty }
 }
 
@@ -123,6 +126,7 @@ public final class Snapshotter {
         try writer.flush()
         var result = SnapshotResult(snapshot: nil, trees: trees, warnings: warnings, failedSilos: failed, filesRead: filesRead,
                                     bytesRead: pipeline.bytesRead, stats: writer.stats)
+        if options.dryRun { result.dryRunMetaBlocks = writer.dryRunMetaBlocks }
         if options.dryRun || silos.isEmpty { return result }
         let record = SnapshotRecord(version: 1, timeNs: time, hostname: FS.hostname(), tags: options.tags, message: options.message,
                                     parent: snaps.last?.id, silos: silos, bytesAdded: writer.stats.storedBytesAdded,

@@ -27,6 +27,10 @@ public final class BlockWriter {
     public private(set) var stats = WriteStats()
     /// When set, blocks are counted as if stored but nothing is written (dry runs).
     public var dryRun = false
+    /// On a dry run, the raw bytes of the new tree and list blocks that would have been
+    /// written, by id, so a caller can read the would-be manifests (`diff ... live`).
+    /// Data blocks are never kept; blocks already in the repository are not copied here.
+    public private(set) var dryRunMetaBlocks: [BlockId: [UInt8]] = [:]
 
     public init(storage: PackStorage, index: RepositoryIndex, targetSize: Int) {
         self.storage = storage
@@ -53,6 +57,7 @@ public final class BlockWriter {
         let stored = useCompressed ? compressed! : raw
         if dryRun {
             pending[id] = 0
+            if kind != .data { dryRunMetaBlocks[id] = Array(raw) }
             stats.blocksAdded += 1
             stats.rawBytesAdded += UInt64(raw.count)
             stats.storedBytesAdded += UInt64(stored.count)

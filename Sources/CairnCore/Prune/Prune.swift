@@ -1,0 +1,281 @@
+// Prune: deletes blocks no snapshot references and repacks packs that are mostly dead.
+//
+// Owns: `cairn prune`. It runs only under the exclusive repository lock. Every snapshot,
+// read, export and restore holds the shared lock for its whole run, so no snapshot can
+// start, dedup against a block, or finish while prune runs: a block prune deletes cannot
+// be wanted by a snapshot being written (impossible, not unlikely).
+//
+// Order (crash properties):
+//   0. adopt record files the index lacks, finish interrupted forgets
+//   1. mark: walk every snapshot's trees and content lists into a TEMP table   nothing written
+//   2. plan: per pack, live blocks and bytes (SQL over the index)              nothing written
+//   3. write new packs with the live blocks of sparse packs, each durable      new packs unindexed
+//   4. ONE index transaction: add new packs, repoint moved blocks, delete the
+//      rows of old packs and of their dead blocks                              old packs unindexed
+//   5. delete old pack files and unindexed (orphan) pack files
+// A crash before 4 leaves the old index intact and the new packs as orphans; a crash after
+// 4 leaves old packs as orphans. Orphans hold only copies, `check` warns about them and the
+// next prune deletes them. An index row never points at a deleted pack.
+
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `cairn prune` does.
+public struct PruneOptions: Sendable {
+    /// A pack is repacked when more than this percentage of its bytes is unused. With the
+    /// default 10, at most 10% of the repository's pack bytes stay unused after a prune.
+    public var maxUnusedPercent: Double = 10
+    /// Plan and report only; change nothing.
+    public var dryRun = false
+    public init(maxUnusedPercent: Double = 10, dryRun: Bool = false) {
+        self.maxUnusedPercent = maxUnusedPercent
+        self.dryRun = dryRun
+    }
+}
+
+/// The outcome of a prune (planned figures on a dry run).
+public struct PruneReport: Codable, Sendable {
+    public var dryRun: Bool
+    public var snapshots = 0
+    public var packsBefore = 0
+    public var packBytesBefore: UInt64 = 0
+    public var blocksBefore = 0
+    /// Blocks reachable from some snapshot.
+    public var liveBlocks = 0
+    /// Index rows of unreachable blocks, and their stored bytes, before prune.
+    public var deadBlocks = 0
+    public var deadBytes: UInt64 = 0
+    /// Packs with no live block, deleted whole.
+    public var packsDeleted = 0
+    /// Packs whose live blocks were copied into new packs, then deleted.
+    public var packsRepacked = 0
+    /// New packs written by the repack.
+    public var packsWritten = 0
+    /// Pack files no index row named (left by an interrupted write or prune), deleted.
+    public var orphanPacksDeleted = 0
+    /// Stored bytes of live blocks copied into new packs.
+    public var bytesRepacked: UInt64 = 0
+    /// Pack bytes deleted minus new pack bytes written: what the repository shrank by.
+    public var bytesFreed: UInt64 = 0
+    /// Index rows deleted.
+    public var blocksRemoved = 0
+    public var packsAfter = 0
+    public var packBytesAfter: UInt64 = 0
+    /// Unused bytes left in packs that were kept (below the --max-unused threshold).
+    public var unusedBytesAfter: UInt64 = 0
+}
+
+extension Repository {
+    /// Prunes the repository. The caller must hold the exclusive lock (`lock(.exclusive, ...)`).
+    /// `progress` gets (phase, done, total) now and then.
+    public func prune(_ options: PruneOptions, progress: ((String, Int, Int) -> Void)? = nil) throws -> PruneReport {
+        guard lock?.mode == .exclusive else {
+            throw CairnError(.internalError, "prune needs the exclusive repository lock; take it with lock(.exclusive, ...) first")
+        }
+        guard options.maxUnusedPercent >= 0, options.maxUnusedPercent <= 100 else {
+            throw CairnError(.invalidInput, "--max-unused must be a percentage from 0 to 100, not \(options.maxUnusedPercent)")
+        }
+        var report = PruneReport(dryRun: options.dryRun)
+        if !options.dryRun {
+            // Records written by a snapshot that died before indexing them are adopted now,
+            // under the exclusive lock, so that their blocks are marked.
+            try adoptSnapshotFiles()
+            try finishForgets()
+            (storage as? LocalPackStorage)?.cleanTemporaries()
+        }
+        let indexed = try index.packList()
+        let onDisk = Set(try storage.list())
+        for p in indexed where !onDisk.contains(p.name) {
+            throw CairnError(.integrity, "pack \(storage.displayPath(p.name)) is in the index but missing; prune changes nothing in a damaged repository: run `cairn check --read-data` first", path: storage.displayPath(p.name))
+        }
+        let orphans = onDisk.subtracting(indexed.map(\.name)).sorted()
+        report.packsBefore = indexed.count
+        report.packBytesBefore = indexed.reduce(0) { $0 + $1.size } + orphans.reduce(0) { $0 + ((try? storage.size(of: $1)) ?? 0) }
+
+        try index.pruneCreateTables()
+        defer { index.pruneDropTables() }
+        let snaps = try snapshots()
+        report.snapshots = snaps.count
+        try markLive(snaps, progress: progress)
+        let missing = try index.pruneMissingLive(limit: 5)
+        if !missing.isEmpty {
+            throw CairnError(.integrity, "snapshots need blocks the index lacks (\(missing.map { String($0.hex.prefix(16)) }.joined(separator: ", "))...); prune changed nothing: run `cairn check --read-data`")
+        }
+
+        let usage = try index.prunePackUsage()
+        let dead = try index.pruneDeadTotals()
+        report.deadBlocks = dead.blocks
+        report.deadBytes = dead.stored
+        report.blocksBefore = usage.reduce(0) { $0 + $1.rows }
+        report.liveBlocks = usage.reduce(0) { $0 + $1.liveBlocks }
+        var deleteWhole: [PackUsage] = []
+        var repack: [PackUsage] = []
+        var keep: [PackUsage] = []
+        for u in usage {
+            if u.liveBlocks == 0 {
+                deleteWhole.append(u)
+            } else if Double(u.unusedBytes) * 100 > options.maxUnusedPercent * Double(u.size) {
+                repack.append(u)
+            } else {
+                keep.append(u)
+            }
+        }
+        report.packsDeleted = deleteWhole.count
+        report.packsRepacked = repack.count
+        report.orphanPacksDeleted = orphans.count
+        report.unusedBytesAfter = keep.reduce(0) { $0 + $1.unusedBytes }
+        let deletedBytes = deleteWhole.reduce(0) { $0 + $1.size } + repack.reduce(0) { $0 + $1.size }
+            + orphans.reduce(0) { $0 + ((try? storage.size(of: $1)) ?? 0) }
+        let liveInRepacked = repack.reduce(UInt64(0)) { $0 + $1.liveStored }
+        report.bytesRepacked = liveInRepacked
+
+        if options.dryRun {
+            // Planned figures: new packs hold the live bytes plus their trailers.
+            let liveCount = repack.reduce(0) { $0 + $1.liveBlocks }
+            let estimate = liveInRepacked + UInt64(liveCount * PackFormat.entrySize)
+            report.bytesFreed = deletedBytes > estimate ? deletedBytes - estimate : 0
+            report.blocksRemoved = (deleteWhole + repack).reduce(0) { $0 + $1.rows - $1.liveBlocks }
+            report.packsAfter = keep.count + (liveInRepacked > 0 ? Int((liveInRepacked + UInt64(config.packTargetSize) - 1) / UInt64(config.packTargetSize)) : 0)
+            report.packBytesAfter = report.packBytesBefore - report.bytesFreed
+            return report
+        }
+
+        // 3. Copy live blocks of sparse packs into new, durable packs.
+        let copier = PackCopier(storage: storage, index: index, targetSize: config.packTargetSize)
+        for (i, u) in repack.enumerated() {
+            progress?("repack", i, repack.count)
+            try copier.copyLive(from: u)
+        }
+        try copier.seal()
+        report.packsWritten = copier.written.count
+        let writtenBytes = copier.written.reduce(0) { $0 + $1.size }
+
+        // 4. One transaction switches the index to the new packs.
+        report.blocksRemoved = try index.pruneCommit(newPacks: copier.written, oldPacks: (deleteWhole + repack).map(\.id))
+
+        // 5. Only now delete files no index row names.
+        for u in deleteWhole + repack { try storage.remove(u.name) }
+        for o in orphans { try storage.remove(o) }
+        report.bytesFreed = deletedBytes > writtenBytes ? deletedBytes - writtenBytes : 0
+        let after = try index.packList()
+        report.packsAfter = after.count
+        report.packBytesAfter = after.reduce(0) { $0 + $1.size }
+        progress?("done", 1, 1)
+        return report
+    }
+
+    /// Marks every block reachable from `snaps`: trees, content lists and data blocks.
+    /// A subtree or list already marked is not read again, so shared history costs one visit.
+    private func markLive(_ snaps: [Snapshot], progress: ((String, Int, Int) -> Void)?) throws {
+        let reader = makeReader()
+        let mark = try index.pruneMarkStatement()
+        func insert(_ id: BlockId) throws -> Bool {
+            mark.reset()
+            mark.bind(1, id)
+            try mark.run()
+            return index.db.changes > 0
+        }
+        func markTree(_ id: BlockId, path: String, snap: Snapshot) throws {
+            guard try insert(id) else { return }
+            let t: Tree
+            do { t = try tree(id, reader: reader, path: path) } catch let e as CairnError {
+                throw CairnError(.integrity, "snapshot \(snap.shortId) cannot be read at \(path)/ (\(e.message)); prune changed nothing: run `cairn check --read-data`")
+            }
+            for e in t.entries {
+                switch e.kind {
+                case .directory:
+                    if let s = e.subtree { try markTree(s, path: path + "/" + e.name, snap: snap) }
+                case .file:
+                    for r in e.content {
+                        guard try insert(r.id), e.indirect else { continue }
+                        let refs: [ContentRef]
+                        do { refs = try ContentList.decode(try reader.readMeta(r.id), what: "list block \(r.id.hex)") } catch let err as CairnError {
+                            throw CairnError(.integrity, "snapshot \(snap.shortId) cannot be read at \(path)/\(e.name) (\(err.message)); prune changed nothing: run `cairn check --read-data`")
+                        }
+                        for d in refs { _ = try insert(d.id) }
+                    }
+                case .symlink:
+                    continue
+                }
+            }
+        }
+        try index.db.exec("BEGIN")
+        do {
+            for (i, s) in snaps.enumerated() {
+                progress?("mark", i, snaps.count)
+                for silo in s.record.silos {
+                    guard let root = BlockId(hex: silo.tree) else {
+                        throw CairnError(.integrity, "snapshot \(s.shortId) silo \(silo.name) has no valid tree id; prune changed nothing: run `cairn check`")
+                    }
+                    try markTree(root, path: silo.name, snap: s)
+                }
+            }
+            try index.db.exec("COMMIT")
+        } catch {
+            try? index.db.exec("ROLLBACK")
+            throw error
+        }
+    }
+}
+
+/// Copies verified live blocks into new packs (stored bytes copied as they are).
+final class PackCopier {
+    let storage: PackStorage
+    let index: RepositoryIndex
+    let targetSize: Int
+    private var buffer: [UInt8] = []
+    private var entries: [PackEntry] = []
+    private var scratch: [UInt8] = []
+    private var plain: [UInt8] = []
+    private let hasher = SHA256Hasher()
+    /// Packs written so far (durable, recorded in temp.prune_moved, not yet in `packs`).
+    private(set) var written: [(name: String, size: UInt64, blocks: Int)] = []
+
+    init(storage: PackStorage, index: RepositoryIndex, targetSize: Int) {
+        self.storage = storage
+        self.index = index
+        self.targetSize = targetSize
+    }
+
+    /// Copies the live blocks of one pack, verifying each block's SHA-256 before copying it.
+    func copyLive(from pack: PackUsage) throws {
+        let path = storage.displayPath(pack.name)
+        for e in try index.pruneLiveEntries(pack: pack.id) {
+            let n = Int(e.storedLength)
+            if scratch.count < n { scratch = [UInt8](repeating: 0, count: n) }
+            try scratch.withUnsafeMutableBytes { try storage.read(pack: pack.name, offset: e.offset, count: n, into: $0.baseAddress!) }
+            let ok: Bool = scratch.withUnsafeBytes { s in
+                let stored = UnsafeRawBufferPointer(rebasing: s[0..<n])
+                if e.codec == .none { return e.storedLength == e.rawLength && hasher.hash(stored) == e.id }
+                if plain.count < Int(e.rawLength) { plain = [UInt8](repeating: 0, count: Int(e.rawLength)) }
+                return plain.withUnsafeMutableBytes { p in
+                    guard LZ4.decompress(stored, into: p.baseAddress!, rawLength: Int(e.rawLength)) else { return false }
+                    return hasher.hash(UnsafeRawBufferPointer(rebasing: p[0..<Int(e.rawLength)])) == e.id
+                }
+            }
+            guard ok else {
+                throw CairnError(.integrity, "block \(e.id.hex) in pack \(path) at byte offset \(e.offset) is damaged; prune changed nothing in the index: run `cairn check --read-data`", path: path, offset: e.offset)
+            }
+            if buffer.isEmpty { buffer.append(contentsOf: PackFormat.headerMagic) }
+            var moved = e
+            moved.offset = UInt64(buffer.count)
+            buffer.append(contentsOf: scratch[0..<n])
+            entries.append(moved)
+            if buffer.count >= targetSize { try seal() }
+        }
+    }
+
+    /// Writes the open pack durably and records where its blocks now are.
+    func seal() throws {
+        guard !entries.isEmpty else { return }
+        buffer.append(contentsOf: PackFormat.encodeTrailer(entries))
+        let name = Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255) })
+        try buffer.withUnsafeBytes { try storage.writePack(name: name, bytes: $0) }
+        try index.pruneRecordMoved(pack: name, entries: entries)
+        written.append((name, UInt64(buffer.count), entries.count))
+        buffer.removeAll(keepingCapacity: true)
+        entries.removeAll(keepingCapacity: true)
+    }
+}

@@ -1,0 +1,232 @@
+// Maintenance commands: forget (retention), policy set/show/clear, prune, unlock.
+
+import ArgumentParser
+import CairnCore
+import Foundation
+
+/// The keep rules shared by `forget` and `policy set`.
+struct PolicyFlags: ParsableArguments {
+    @Option(name: .long, help: "Keep the N newest snapshots.") var keepLast: Int?
+    @Option(name: .long, help: "Keep the newest snapshot of each of the N latest hours that have one.") var keepHourly: Int?
+    @Option(name: .long, help: "Keep the newest snapshot of each of the N latest days (local time).") var keepDaily: Int?
+    @Option(name: .long, help: "Keep the newest snapshot of each of the N latest ISO weeks.") var keepWeekly: Int?
+    @Option(name: .long, help: "Keep the newest snapshot of each of the N latest months.") var keepMonthly: Int?
+    @Option(name: .long, help: "Keep the newest snapshot of each of the N latest years.") var keepYearly: Int?
+    @Option(name: .long, help: "Keep snapshots newer than DURATION (e.g. 2d3h, 1y6m) before the newest one.") var keepWithin: String?
+    @Option(name: .long, help: "Keep snapshots with this tag (repeatable).") var keepTag: [String] = []
+    @Option(name: .long, help: "Only consider snapshots holding this silo.") var silo: String?
+
+    var given: Bool {
+        keepLast != nil || keepHourly != nil || keepDaily != nil || keepWeekly != nil || keepMonthly != nil || keepYearly != nil
+            || keepWithin != nil || !keepTag.isEmpty
+    }
+
+    func policy() throws -> RetentionPolicy {
+        var within: KeepDuration?
+        if let w = keepWithin {
+            guard let d = KeepDuration(parsing: w) else {
+                throw CairnError(.invalidInput, "--keep-within '\(w)' is not a duration; write it like 2d3h or 1y6m (units y, m, d, h)")
+            }
+            within = d
+        }
+        let p = RetentionPolicy(keepLast: keepLast, keepHourly: keepHourly, keepDaily: keepDaily, keepWeekly: keepWeekly, keepMonthly: keepMonthly,
+                                keepYearly: keepYearly, keepWithin: within, keepTags: keepTag, silo: silo)
+        try p.validate()
+        return p
+    }
+}
+
+struct DecisionJSON: Encodable {
+    var id: String
+    var time: String
+    var group: String
+    var keep: Bool
+    var reasons: [String]
+    init(_ d: RetentionDecision) {
+        id = d.id
+        time = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(d.timeNs) / 1e9))
+        group = d.group
+        keep = d.keep
+        reasons = d.reasons
+    }
+}
+
+func printDecisions(_ res: ForgetResult) {
+    for d in res.decisions {
+        let verdict = d.keep ? "keep  " : (res.dryRun ? "remove" : "removed")
+        Out.line("\(verdict)  \(d.id.prefix(12))  \(formatTime(d.timeNs))  \(d.group)\(d.reasons.isEmpty ? "" : "  (\(d.reasons.joined(separator: ", ")))")")
+    }
+    let removed = res.decisions.filter { !$0.keep }.count
+    Out.line("\(res.dryRun ? "would remove" : "removed") \(removed) snapshots, kept \(res.decisions.count - removed)\(res.dryRun ? " (dry run)" : "")")
+}
+
+struct ForgetCmd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forget",
+        abstract: "Remove snapshots by id or by retention policy (restic semantics); blocks stay until prune.",
+        discussion: """
+        Rules apply per group of snapshots with the same set of silos, newest first, calendar buckets in local time. \
+        pre-restore safety snapshots are kept for 7 days whatever the rules say, unless named explicitly. \
+        With no ids and no --keep-* option, the stored policy (`cairn policy set`) is applied.
+        """)
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var rules: PolicyFlags
+    @Argument(help: "Snapshots to remove (ids, prefixes, latest).") var snapshots: [String] = []
+    @Flag(name: .long, help: "List each snapshot as kept or removed, with the rule; change nothing.") var dryRun = false
+    @Flag(name: .long, help: "Run prune afterwards (takes the exclusive lock).") var prune = false
+    @Option(name: .long, help: "With --prune: repack packs with more than PERCENT unused bytes.") var maxUnused: Double = 10
+
+    func run() throws {
+        try guarded {
+            let r = try global.open("forget")
+            let res: ForgetResult
+            if !snapshots.isEmpty {
+                guard !rules.given else { throw CairnError(.invalidInput, "give snapshot ids or --keep-* rules, not both") }
+                res = try r.forget(ids: snapshots, dryRun: dryRun)
+            } else if rules.given {
+                res = try r.forget(policy: try rules.policy(), dryRun: dryRun)
+            } else if let stored = try r.storedPolicy() {
+                var p = stored
+                if let s = rules.silo { p.silo = s }
+                res = try r.forget(policy: p, dryRun: dryRun)
+            } else {
+                throw CairnError(.invalidInput, "give snapshot ids or --keep-* rules (no policy is stored; see `cairn policy set`)")
+            }
+            var pruneReport: PruneReport?
+            if prune {
+                r.unlock()
+                try r.lock(.exclusive, wait: global.wait, command: "prune")
+                pruneReport = try r.prune(PruneOptions(maxUnusedPercent: maxUnused, dryRun: dryRun))
+            }
+            if global.json {
+                struct Doc: Encodable { var dryRun: Bool; var snapshots: [DecisionJSON]; var removed: [String]; var prune: PruneReport? }
+                try Out.json(Doc(dryRun: dryRun, snapshots: res.decisions.map(DecisionJSON.init), removed: res.removed, prune: pruneReport))
+            } else {
+                printDecisions(res)
+                if let p = pruneReport { printPrune(p) }
+            }
+        }
+    }
+}
+
+struct PolicyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "policy", abstract: "Store a retention policy that every snapshot applies afterwards.",
+                                                    subcommands: [Set.self, Show.self, Clear.self])
+
+    struct Set: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Store the policy in REPO/policy.json (same rules as forget).")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var rules: PolicyFlags
+        func run() throws {
+            try guarded {
+                let r = try global.open("policy set")
+                let p = try rules.policy()
+                try r.setStoredPolicy(p)
+                if global.json { try Out.json(p) } else { Out.line("policy set: \(p.summary); applied after every successful snapshot") }
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the stored policy.")
+        @OptionGroup var global: GlobalOptions
+        func run() throws {
+            try guarded {
+                let p = try global.open("policy show").storedPolicy()
+                if global.json {
+                    if let p { try Out.json(p) } else { Out.line("null") }
+                } else {
+                    Out.line(p.map { "policy: \($0.summary)" } ?? "no policy set (snapshots are kept until `cairn forget`)")
+                }
+            }
+        }
+    }
+
+    struct Clear: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove the stored policy.")
+        @OptionGroup var global: GlobalOptions
+        func run() throws {
+            try guarded {
+                try global.open("policy clear").setStoredPolicy(nil)
+                if global.json { try Out.json(["policy": "cleared"]) } else { Out.line("policy cleared") }
+            }
+        }
+    }
+}
+
+/// Applies the stored policy after a successful `cairn snapshot`; a failure is a warning (the snapshot is saved).
+func applyPolicyAfterSnapshot(_ r: Repository, json: Bool) {
+    do {
+        guard let res = try r.applyStoredPolicy() else { return }
+        guard !res.removed.isEmpty else { return }
+        let text = "policy removed \(res.removed.count) snapshots: \(res.removed.map { String($0.prefix(12)) }.joined(separator: ", "))"
+        if json { Out.err("cairn: note: \(text)") } else { Out.line(text) }
+    } catch let e as CairnError {
+        Out.err("cairn: warning: the snapshot is saved, but applying the stored policy failed: \(e.description)")
+    } catch {
+        Out.err("cairn: warning: the snapshot is saved, but applying the stored policy failed: \(error)")
+    }
+}
+
+func printPrune(_ p: PruneReport) {
+    let verb = p.dryRun ? "would delete" : "deleted"
+    Out.line("\(p.snapshots) snapshots use \(p.liveBlocks) of \(p.blocksBefore) blocks; \(p.deadBlocks) unused blocks hold \(human(p.deadBytes))")
+    Out.line("\(verb) \(p.packsDeleted) unused packs, repacked \(p.packsRepacked) packs\(p.dryRun ? "" : " into \(p.packsWritten) new packs"), \(verb) \(p.orphanPacksDeleted) orphan packs")
+    Out.line("\(p.dryRun ? "would free" : "freed") \(human(p.bytesFreed)) (\(p.bytesFreed) bytes), repacked \(human(p.bytesRepacked)) (\(p.bytesRepacked) bytes)")
+    Out.line("repository: \(p.packsBefore) packs, \(human(p.packBytesBefore)) -> \(p.packsAfter) packs, \(human(p.packBytesAfter)); \(human(p.unusedBytesAfter)) unused left in kept packs\(p.dryRun ? " (dry run)" : "")")
+}
+
+struct PruneCmd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "Delete blocks no snapshot uses; repack sparse packs (exclusive lock).",
+        discussion: """
+        Waits up to --wait seconds for running snapshots, reads and restores to finish; none can start while it runs. \
+        A pack with no used block is deleted; a pack with more than --max-unused percent unused bytes has its used blocks \
+        copied into new packs and is then deleted. Interrupting prune at any moment leaves a repository that checks clean.
+        """)
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .long, help: "Repack packs with more than PERCENT unused bytes (0-100).") var maxUnused: Double = 10
+    @Flag(name: .long, help: "Report what would be deleted and repacked; change nothing.") var dryRun = false
+
+    func run() throws {
+        try guarded {
+            let r = try Repository.open(at: try global.repoPath())
+            try r.lock(.exclusive, wait: global.wait, command: "prune")
+            let progress = ProgressLine()
+            let rep = try r.prune(PruneOptions(maxUnusedPercent: maxUnused, dryRun: dryRun)) { phase, done, total in
+                progress.update(files: done, bytes: 0, label: "\(phase) \(done)/\(total): ")
+            }
+            progress.finish()
+            if global.json { try Out.json(rep) } else { printPrune(rep) }
+        }
+    }
+}
+
+struct UnlockCmd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unlock",
+        abstract: "List lock holders and remove stale lock info left by dead processes.",
+        discussion: "A holder is stale when its process is gone on this host, or when nobody holds the lock at all. Live holders are named and left alone (exit 12).")
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        try guarded {
+            let r = try Repository.open(at: try global.repoPath())
+            let res = try RepositoryLock.removeStale(r.layout)
+            struct HolderJSON: Encodable { var pid: Int32; var host: String; var mode: String; var command: String; var file: String }
+            func j(_ h: RepositoryLock.Holder) -> HolderJSON { HolderJSON(pid: h.pid, host: h.host, mode: h.mode, command: h.command, file: h.file) }
+            if global.json {
+                try Out.json(["removed": res.removed.map(j), "live": res.live.map(j)])
+            } else {
+                for h in res.removed { Out.line("removed stale lock of pid \(h.pid) on \(h.host) (\(h.command), \(h.mode)): the process is gone") }
+                if res.partialFiles > 0 { Out.line("removed \(res.partialFiles) half-written lock info files of dead processes") }
+                if res.removed.isEmpty && res.live.isEmpty && res.partialFiles == 0 { Out.line("no locks held") }
+            }
+            if !res.live.isEmpty {
+                let names = res.live.map { "pid \($0.pid) on \($0.host) (\($0.command), \($0.mode))" }.joined(separator: ", ")
+                throw CairnError(.locked, "the lock is held by running \(names); not removed: wait for it to finish, or stop that process")
+            }
+        }
+    }
+}
