@@ -27,6 +27,7 @@ let package = Package(
             dependencies: ["CairnCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/cairn"
         ),
+        .executableTarget(name: "cairn-microbench", dependencies: ["CairnCore"], path: "Benchmarks/Micro"),
         .target(name: "CairnTestSupport", dependencies: ["CairnCore"], path: "Tests/CairnTestSupport"),
         .testTarget(name: "CairnCoreTests", dependencies: ["CairnCore", "CairnTestSupport"], path: "Tests/CairnCoreTests"),
         .testTarget(name: "CairnCLITests", dependencies: ["CairnCore", "CairnTestSupport"], path: "Tests/CairnCLITests"),
