@@ -21,13 +21,15 @@ struct ExportCmd: ParsableCommand {
     @Option(name: .long, help: "Export only this silo (repeatable).") var silo: [String] = []
     @Option(name: [.short, .long], help: "Archive to write, or '-' for standard output.") var output: String?
     @Option(name: .long, help: "store, deflate, or auto (deflate files that compressed at snapshot time).") var compression: ExportCompression = .auto
+    @Option(name: .long, help: "zlib level for deflated entries, 1 (fastest, the default) to 9 (smallest).") var level: Int32 = 1
     @Flag(name: .long, help: "Print the archive's size without writing it: exact for store, a bound otherwise.") var estimate = false
 
     func run() throws {
         try guarded {
             let r = try global.open("export")
             let snap = try r.resolve(snapshot)
-            let exporter = try SnapshotExporter(repository: r, snapshot: snap, options: ExportOptions(silos: silo, compression: compression))
+            guard (1...9).contains(level) else { throw CairnError(.invalidInput, "--level \(level) is out of range; give 1 (fastest) to 9 (smallest)") }
+            let exporter = try SnapshotExporter(repository: r, snapshot: snap, options: ExportOptions(silos: silo, compression: compression, deflateLevel: level))
             if estimate {
                 let e = try exporter.estimate()
                 if global.json { try Out.json(e); return }

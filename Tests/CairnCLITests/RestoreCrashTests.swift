@@ -18,7 +18,7 @@ import Glibc
         func fill(_ variant: Int) throws {
             for s in silos {
                 try FS.removeTree(live + "/" + s)
-                for i in 0..<60 {
+                for i in 0..<150 {
                     try writeFile("\(live)/\(s)/d\(i % 6)/f\(i)-\(variant).bin", rng.bytes(40_000 + (i * 997) % 60_000))
                 }
                 try writeFile("\(live)/\(s)/state.txt", Array("variant \(variant)".utf8))
@@ -41,10 +41,15 @@ import Glibc
         #expect(try cairn(repo, ["restore", ids[0], "--no-safety-snapshot"]).status == 0)
         digests[0] = try Dictionary(uniqueKeysWithValues: silos.map { ($0, try strictDigest(live + "/" + $0)) })
 
-        // Time one uninterrupted restore to spread the kills over its whole duration.
+        // Time one uninterrupted restore of each kind to spread the kills over its whole duration.
         var start = Date()
         #expect(try cairn(repo, ["restore", ids[1]]).status == 0)
-        let full = max(0.2, Date().timeIntervalSince(start))
+        let withSafety = max(0.05, Date().timeIntervalSince(start))
+        start = Date()
+        #expect(try cairn(repo, ["restore", ids[0], "--no-safety-snapshot"]).status == 0)
+        #expect(try cairn(repo, ["restore", ids[1], "--no-safety-snapshot"]).status == 0)
+        let without = max(0.05, Date().timeIntervalSince(start) / 2)
+        let full = withSafety
         var state = 1
         var outcomes = [0, 0, 0]   // [rolled back / untouched, completed, finished before the kill]
         var kills = 0
@@ -54,7 +59,7 @@ import Glibc
             let safety = round % 3 == 0 ? [] : ["--no-safety-snapshot"]
             let child = try Child.spawn(cairnBinary(), ["restore", ids[goal], "--repo", repo] + safety)
             start = Date()
-            let delay = full * 0.9 * Double(prng.int(1000)) / 1000
+            let delay = (safety.isEmpty ? withSafety : without) * 0.85 * Double(prng.int(1000)) / 1000
             usleep(UInt32(delay * 1_000_000))
             child.kill(SIGKILL)
             let status = child.wait()
@@ -73,7 +78,7 @@ import Glibc
             #expect(!FS.exists(repo + "/restore-journal.json"))
         }
         #expect(try cairn(repo, ["check"]).status == 0)
-        print("FIGURE restore kill -9: \(kills) killed (\(outcomes[0]) rolled back, \(outcomes[1]) completed), \(outcomes[2]) finished first; full restore \(String(format: "%.2f", full)) s")
+        print("FIGURE restore kill -9: \(kills) killed (\(outcomes[0]) rolled back, \(outcomes[1]) completed), \(outcomes[2]) finished first; full restore \(String(format: "%.2f", full)) s with safety snapshot, \(String(format: "%.2f", without)) s without")
         #expect(kills >= 20, "most rounds must really be interrupted")
         #expect(outcomes[0] > 0, "some kills must land before the swap")
     }

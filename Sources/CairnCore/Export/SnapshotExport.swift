@@ -31,7 +31,7 @@ public struct ExportOptions: Sendable {
     /// zlib level for deflated files.
     public var deflateLevel: Int32
 
-    public init(silos: [String] = [], compression: ExportCompression = .auto, deflateLevel: Int32 = 6) {
+    public init(silos: [String] = [], compression: ExportCompression = .auto, deflateLevel: Int32 = 1) {
         self.silos = silos
         self.compression = compression
         self.deflateLevel = deflateLevel

@@ -51,6 +51,11 @@ public final class RepositoryIndex {
         return BlockLocation(pack: st.string(7) ?? "", entry: entry)
     }
 
+    /// Batches the following lookups in one read transaction (see `SQLiteDB.beginRead`).
+    public func beginReadBatch() { db.beginRead() }
+    /// Ends a batch opened by `beginReadBatch()`.
+    public func endReadBatch() { db.endRead() }
+
     /// True when the index has block `id`.
     public func contains(_ id: BlockId) throws -> Bool {
         let st = try existsStmt ?? db.prepare("SELECT 1 FROM blocks WHERE id = ?")
@@ -158,6 +163,7 @@ public final class RepositoryIndex {
     }
 
     public func setMeta(_ key: String, _ value: String) throws {
+        db.endRead()
         let st = try db.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)")
         st.bind(1, key); st.bind(2, value)
         try st.run()

@@ -27,7 +27,28 @@ public final class SQLiteDB {
         sqlite3_extended_result_codes(h, 1)
     }
 
-    deinit { sqlite3_close_v2(handle) }
+    deinit {
+        endRead()
+        sqlite3_close_v2(handle)
+    }
+
+    private var readOpen = false
+
+    /// Opens a deferred read transaction shared by the reads that follow (one lock instead
+    /// of one per statement: the block lookups of a snapshot, restore or export). Ended by
+    /// `endRead()`, and automatically before any write transaction on this connection.
+    /// Rows other processes commit meanwhile are not visible until it ends.
+    public func beginRead() {
+        guard !readOpen, sqlite3_get_autocommit(handle) != 0 else { return }
+        if (try? exec("BEGIN DEFERRED")) != nil { readOpen = true }
+    }
+
+    /// Ends the read transaction opened by `beginRead()` (no-op otherwise).
+    public func endRead() {
+        guard readOpen else { return }
+        readOpen = false
+        _ = try? exec("COMMIT")
+    }
 
     func error(_ rc: Int32, _ what: String) -> CairnError {
         let msg = String(cString: sqlite3_errmsg(handle))
@@ -40,6 +61,7 @@ public final class SQLiteDB {
 
     /// Runs one or more statements without results.
     public func exec(_ sql: String) throws {
+        if readOpen && (sql.hasPrefix("BEGIN") || sql.hasPrefix("PRAGMA")) { endRead() }
         var err: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(handle, sql, nil, nil, &err)
         if let err { sqlite3_free(err) }

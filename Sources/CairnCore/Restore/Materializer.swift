@@ -30,6 +30,8 @@ public final class Materializer {
     /// Called after each file with the running counts (progress).
     public var onProgress: ((MaterializeCounts) -> Void)?
     public private(set) var counts = MaterializeCounts()
+    /// The write-gathering buffer (reused across files).
+    private var out = [UInt8](repeating: 0, count: 1 << 20)
     /// fsync every file and directory as it is written (otherwise call `syncFilesystem` at the end).
     public var fsyncEach = false
 
@@ -71,18 +73,33 @@ public final class Materializer {
     func writeFile(_ e: TreeEntry, at path: String, display: String) throws {
         let f = try PosixFile.open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode: 0o600)
         defer { f.close() }
+        // Blocks are gathered into 1 MiB writes; a zero block becomes a hole (a seek).
         var offset: UInt64 = 0
-        var pendingHole = false
+        var used = 0
+        let cap = 1 << 20
+        func drain() throws {
+            if used > 0 {
+                try out.withUnsafeBytes { try f.write($0.baseAddress!, count: used) }
+                used = 0
+            }
+        }
         try repo.readContent(e, path: display, reader: reader) { buf in
             if Self.isZero(buf) {
-                pendingHole = true
-                try f.seek(to: offset + UInt64(buf.count))
-            } else {
-                if pendingHole { try f.seek(to: offset); pendingHole = false }
+                try drain()
+                offset += UInt64(buf.count)
+                try f.seek(to: offset)
+                return
+            }
+            if used + buf.count > cap { try drain() }
+            if buf.count >= cap {
                 try f.write(buf.baseAddress!, count: buf.count)
+            } else {
+                out.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: used).copyMemory(from: buf.baseAddress!, byteCount: buf.count) }
+                used += buf.count
             }
             offset += UInt64(buf.count)
         }
+        try drain()
         // A trailing hole: extend the file to its size without writing zeros.
         if ftruncate(f.fd, off_t(e.size)) != 0 { throw CairnError.posix("cannot set size of", path: path) }
         if fchmod(f.fd, mode_t(e.mode & 0o7777)) != 0 { throw CairnError.posix("cannot set mode of", path: path) }

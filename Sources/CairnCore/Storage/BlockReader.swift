@@ -19,8 +19,12 @@ public final class BlockReader {
         self.index = index
     }
 
+    deinit { index.endReadBatch() }
+
     /// The location of `id`, or an integrity error naming it.
     public func locate(_ id: BlockId, context: String = "") throws -> BlockLocation {
+        // Lookups share one read transaction (ended by any write, or when the reader goes).
+        index.beginReadBatch()
         guard let loc = try index.lookup(id) else {
             throw CairnError(.integrity, "block \(id.hex) \(context)is missing from the index; run `cairn check` (or `cairn check --rebuild-index` if the index was lost)")
         }

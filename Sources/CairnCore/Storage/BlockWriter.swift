@@ -1,9 +1,16 @@
 // Write path for blocks: dedup against the index and the open pack, fill packs,
 // seal them durably, then index them in one transaction per pack.
+//
+// A full pack is written and fsynced on a background thread while the next one fills
+// (two buffers, at most one pack in flight), so disk flushes overlap chunking and
+// hashing. Its index rows are inserted on the caller's thread only after the background
+// write has completed: an index row never names a pack that is not durable. `flush()` is
+// the barrier: when it returns, every block put so far is durable and indexed.
 
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
 
 /// Counters of what a write session added to the repository.
 public struct WriteStats: Sendable, Equatable {
@@ -41,7 +48,8 @@ public final class BlockWriter {
 
     /// True when the block is already stored (in the index or in the open pack).
     public func has(_ id: BlockId) throws -> Bool {
-        if pending[id] != nil { return true }
+        if pending[id] != nil || inFlight?.ids[id] != nil { return true }
+        index.beginReadBatch()
         return try index.contains(id)
     }
 
@@ -72,7 +80,7 @@ public final class BlockWriter {
         stats.blocksAdded += 1
         stats.rawBytesAdded += UInt64(raw.count)
         stats.storedBytesAdded += UInt64(stored.count)
-        if buffer.count >= targetSize { try flush() }
+        if buffer.count >= targetSize { try seal() }
         return true
     }
 
@@ -92,26 +100,80 @@ public final class BlockWriter {
         }
     }
 
-    /// Seals the open pack (if any): writes it durably, then indexes its blocks.
-    public func flush() throws {
-        if dryRun { pending.removeAll(); return }
+    /// A sealed pack being written in the background.
+    private struct InFlight {
+        var name: String
+        var size: UInt64
+        var entries: [PackEntry]
+        var ids: [BlockId: Int]
+    }
+    private var inFlight: InFlight?
+    private var spare: [UInt8] = []
+    private let io = DispatchQueue(label: "cairn.pack-writer")
+    private let done = DispatchSemaphore(value: 0)
+    private nonisolated(unsafe) var ioError: Error?
+
+    /// Seals the open pack and starts writing it in the background (after the previous
+    /// in-flight pack has been written and indexed).
+    func seal() throws {
         guard !entries.isEmpty else { return }
+        try finishInFlight()
         buffer.append(contentsOf: PackFormat.encodeTrailer(entries))
         var rnd = [UInt8](repeating: 0, count: 16)
         for i in 0..<16 { rnd[i] = UInt8.random(in: 0...255) }
         let name = Hex.encode(rnd)
-        try buffer.withUnsafeBytes { try storage.writePack(name: name, bytes: $0) }
-        try index.addPack(name: name, size: UInt64(buffer.count), entries: entries)
-        stats.packsWritten += 1
+        let bytes = buffer
+        inFlight = InFlight(name: name, size: UInt64(bytes.count), entries: entries, ids: pending)
+        // The next pack fills the spare buffer while this one is written.
+        swap(&buffer, &spare)
         buffer.removeAll(keepingCapacity: true)
         entries.removeAll(keepingCapacity: true)
         pending.removeAll(keepingCapacity: true)
+        let job = PackJob(writer: self, name: name, bytes: bytes)
+        io.async { job.run() }
+    }
+
+    /// The background half of `seal`: the caller's thread does not touch `ioError` or
+    /// `storage` writes until `done` is signalled, so handing them over is safe.
+    private struct PackJob: @unchecked Sendable {
+        let writer: BlockWriter
+        let name: String
+        let bytes: [UInt8]
+        func run() {
+            do { try bytes.withUnsafeBytes { try writer.storage.writePack(name: name, bytes: $0) } } catch { writer.ioError = error }
+            writer.done.signal()
+        }
+    }
+
+    /// Waits for the in-flight pack (if any), then indexes its blocks.
+    private func finishInFlight() throws {
+        guard let f = inFlight else { return }
+        done.wait()
+        inFlight = nil
+        if let e = ioError { ioError = nil; throw e }
+        try index.addPack(name: f.name, size: f.size, entries: f.entries)
+        stats.packsWritten += 1
+    }
+
+    /// Seals the open pack (if any), waits until every pack is durable, and indexes their blocks.
+    public func flush() throws {
+        if dryRun { pending.removeAll(); index.endReadBatch(); return }
+        try seal()
+        try finishInFlight()
+        index.endReadBatch()
     }
 
     /// Drops the open pack without writing it (after a failure).
     public func discard() {
+        if inFlight != nil {
+            done.wait()
+            // A pack already written but not indexed is harmless (check reports it, prune removes it).
+            inFlight = nil
+            ioError = nil
+        }
         buffer.removeAll()
         entries.removeAll()
         pending.removeAll()
+        index.endReadBatch()
     }
 }
