@@ -6,7 +6,7 @@ public final class BlockReader {
     let index: RepositoryIndex
     private var cache: [BlockId: [UInt8]] = [:]
     private var cacheBytes = 0
-    private let cacheLimit = 32 << 20
+    private let cacheLimit = 8 << 20
     private let hasher = SHA256Hasher()
     private var stored: [UInt8] = []
     /// Number of tree blocks read from packs (not from the cache): lets tests prove that diff skips equal subtrees.
