@@ -45,22 +45,54 @@ public final class BlockReader {
         func damaged(_ why: String) -> CairnError {
             CairnError(.integrity, "block \(e.id.hex) \(context)in pack \(path) at byte offset \(e.offset) is damaged (\(why)); run `cairn check --read-data` to list the affected snapshots", path: path, offset: e.offset)
         }
+        let n = Int(e.storedLength)
         if e.codec == .none {
-            out = try storage.read(pack: loc.pack, offset: e.offset, count: Int(e.storedLength))
             guard e.storedLength == e.rawLength else { throw damaged("length mismatch") }
+            if out.count != n { out = [UInt8](repeating: 0, count: n) }
+            if n > 0 { try out.withUnsafeMutableBytes { try fetch(loc.pack, e.offset, n, into: $0.baseAddress!) } }
         } else {
-            if stored.count < Int(e.storedLength) { stored = [UInt8](repeating: 0, count: Int(e.storedLength)) }
-            try stored.withUnsafeMutableBytes { try storage.read(pack: loc.pack, offset: e.offset, count: Int(e.storedLength), into: $0.baseAddress!) }
+            if stored.count < n { stored = [UInt8](repeating: 0, count: n) }
+            try stored.withUnsafeMutableBytes { try fetch(loc.pack, e.offset, n, into: $0.baseAddress!) }
             if out.count != Int(e.rawLength) { out = [UInt8](repeating: 0, count: Int(e.rawLength)) }
             let ok = stored.withUnsafeBytes { s in
                 out.withUnsafeMutableBytes { o in
-                    LZ4.decompress(UnsafeRawBufferPointer(rebasing: s[0..<Int(e.storedLength)]), into: o.baseAddress ?? UnsafeMutableRawPointer(bitPattern: 1)!, rawLength: Int(e.rawLength))
+                    LZ4.decompress(UnsafeRawBufferPointer(rebasing: s[0..<n]), into: o.baseAddress ?? UnsafeMutableRawPointer(bitPattern: 1)!, rawLength: Int(e.rawLength))
                 }
             }
             guard ok else { throw damaged("LZ4 data does not decode") }
         }
         let got = out.withUnsafeBytes { hasher.hash($0) }
         guard got == e.id else { throw damaged("SHA-256 mismatch") }
+    }
+
+    // Read-ahead: blocks of one file usually sit one after another in a pack, so a 1 MiB
+    // window serves the next ~100 reads from memory instead of one pread each.
+    private static let windowSize = 1 << 20
+    private var window = [UInt8](repeating: 0, count: 0)
+    private var windowPack = ""
+    private var windowStart: UInt64 = 0
+    private var windowLength = 0
+
+    private func fetch(_ pack: String, _ offset: UInt64, _ count: Int, into dst: UnsafeMutableRawPointer) throws {
+        if pack == windowPack, offset >= windowStart, offset + UInt64(count) <= windowStart + UInt64(windowLength) {
+            window.withUnsafeBytes { dst.copyMemory(from: $0.baseAddress! + Int(offset - windowStart), byteCount: count) }
+            return
+        }
+        if count >= Self.windowSize / 2 {
+            try storage.read(pack: pack, offset: offset, count: count, into: dst)
+            return
+        }
+        if window.count != Self.windowSize { window = [UInt8](repeating: 0, count: Self.windowSize) }
+        windowPack = ""
+        let got = try window.withUnsafeMutableBytes { try storage.readAvailable(pack: pack, offset: offset, count: Self.windowSize, into: $0.baseAddress!) }
+        guard got >= count else {
+            let p = storage.displayPath(pack)
+            throw CairnError(.integrity, "\(p) ends before byte offset \(offset + UInt64(count)); the pack is truncated, run `cairn check`", path: p, offset: offset + UInt64(got))
+        }
+        windowPack = pack
+        windowStart = offset
+        windowLength = got
+        window.withUnsafeBytes { dst.copyMemory(from: $0.baseAddress!, byteCount: count) }
     }
 
     /// Reads a metadata block (tree or list) through the cache.

@@ -17,6 +17,9 @@ public protocol PackStorage: AnyObject {
     func writePack(name: String, bytes: UnsafeRawBufferPointer) throws
     /// Reads `count` bytes at `offset` of pack `name` into `buffer`.
     func read(pack name: String, offset: UInt64, count: Int, into buffer: UnsafeMutableRawPointer) throws
+    /// Reads up to `count` bytes at `offset` into `buffer`; fewer only where the pack ends.
+    /// Returns the number of bytes read (read-ahead for consecutive blocks).
+    func readAvailable(pack name: String, offset: UInt64, count: Int, into buffer: UnsafeMutableRawPointer) throws -> Int
     /// Size in bytes of pack `name`.
     func size(of name: String) throws -> UInt64
     /// Names of all committed packs.
@@ -84,6 +87,21 @@ public final class LocalPackStorage: PackStorage {
         try file(name).pread(into: buffer, count: count, offset: offset)
     }
 
+    public func readAvailable(pack name: String, offset: UInt64, count: Int, into buffer: UnsafeMutableRawPointer) throws -> Int {
+        let f = try file(name)
+        var done = 0
+        while done < count {
+            let n = Glibc.pread(f.fd, buffer + done, count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw CairnError.posix("cannot read", path: path(name))
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
     public func size(of name: String) throws -> UInt64 { try FS.lstat(path(name)).size }
 
     public func list() throws -> [String] {
@@ -118,6 +136,14 @@ public final class MemoryPackStorage: PackStorage {
             throw CairnError(.integrity, "pack \(name) is missing or short", path: name, offset: offset)
         }
         p.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + Int(offset), byteCount: count) }
+    }
+    public func readAvailable(pack name: String, offset: UInt64, count: Int, into buffer: UnsafeMutableRawPointer) throws -> Int {
+        guard let p = packs[name], offset <= UInt64(p.count) else {
+            throw CairnError(.integrity, "pack \(name) is missing or short", path: name, offset: offset)
+        }
+        let n = min(count, p.count - Int(offset))
+        p.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + Int(offset), byteCount: n) }
+        return n
     }
     public func size(of name: String) throws -> UInt64 { UInt64(packs[name]?.count ?? 0) }
     public func list() throws -> [String] { Array(packs.keys) }
