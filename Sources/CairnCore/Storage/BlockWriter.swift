@@ -32,6 +32,8 @@ public final class BlockWriter {
     private var entries: [PackEntry] = []
     private var pending: [BlockId: Int] = [:]
     public private(set) var stats = WriteStats()
+    /// Most blocks one pack holds (bounds memory with millions of tiny files).
+    static let maxBlocksPerPack = 20_000
     /// When set, blocks are counted as if stored but nothing is written (dry runs).
     public var dryRun = false
     /// On a dry run, the raw bytes of the new tree and list blocks that would have been
@@ -80,7 +82,9 @@ public final class BlockWriter {
         stats.blocksAdded += 1
         stats.rawBytesAdded += UInt64(raw.count)
         stats.storedBytesAdded += UInt64(stored.count)
-        if buffer.count >= targetSize { try seal() }
+        // Packs are sealed at the target size, or earlier when they hold many tiny blocks, so
+        // the per-pack id tables (open and in flight) stay small whatever the file sizes.
+        if buffer.count >= targetSize || entries.count >= Self.maxBlocksPerPack { try seal() }
         return true
     }
 
