@@ -4,9 +4,9 @@
 // are written, so a damaged repository fails here, inside a staging directory, never in
 // a live silo. All-zero blocks become holes (sparse files stay sparse). Each directory
 // gets its mode and mtime after its children (setting them before would be undone).
-// Durability: by default files are not fsynced one by one; the caller makes the whole
-// staging tree durable with one syncfs(2) (`syncFilesystem`) before it is swapped in,
-// which costs one flush instead of one per file. `fsyncEach` restores per-file fsyncs.
+// Durability: by default each finished file is fsynced on a background thread (Syncer.swift)
+// while the next ones are written, and `finishSync` waits for them and fsyncs the
+// directories before anything is swapped in. `fsyncEach` fsyncs inline instead.
 
 #if canImport(Glibc)
 import Glibc
@@ -32,8 +32,9 @@ public final class Materializer {
     public private(set) var counts = MaterializeCounts()
     /// The write-gathering buffer (reused across files).
     private var out = [UInt8](repeating: 0, count: 1 << 20)
-    /// fsync every file and directory as it is written (otherwise call `syncFilesystem` at the end).
+    /// fsync every file and directory as it is written (otherwise call `finishSync` at the end).
     public var fsyncEach = false
+    private let syncer = Syncer()
 
     public init(repository: Repository, reader: BlockReader? = nil) {
         repo = repository
@@ -47,7 +48,7 @@ public final class Materializer {
         for e in t.entries {
             try writeEntry(e, at: dir + "/" + e.name, display: display + "/" + e.name)
         }
-        if fsyncEach { try FS.syncDirectory(dir) }
+        if fsyncEach { try FS.syncDirectory(dir) } else { syncer.directory(dir) }
     }
 
     /// Creates one entry (file, symlink or whole directory) at `path`, which must not exist.
@@ -103,7 +104,7 @@ public final class Materializer {
         // A trailing hole: extend the file to its size without writing zeros.
         if ftruncate(f.fd, off_t(e.size)) != 0 { throw CairnError.posix("cannot set size of", path: path) }
         if fchmod(f.fd, mode_t(e.mode & 0o7777)) != 0 { throw CairnError.posix("cannot set mode of", path: path) }
-        if fsyncEach { try f.sync() }
+        if fsyncEach { try f.sync() } else { syncer.file(f.fd, path: path) }
         if cairn_set_mtime_ns(path, e.mtimeNs) != 0 { throw CairnError.posix("cannot set mtime of", path: path) }
     }
 
@@ -113,9 +114,10 @@ public final class Materializer {
         if cairn_set_mtime_ns(path, e.mtimeNs) != 0 { throw CairnError.posix("cannot set mtime of", path: path) }
     }
 
-    /// Makes everything written so far on the filesystem holding `path` durable (syncfs).
-    public static func syncFilesystem(_ path: String) throws {
-        if cairn_syncfs(path) != 0 { throw CairnError.posix("cannot sync the filesystem of", path: path) }
+    /// Makes everything written so far durable: waits for the background fsyncs (or syncs the
+    /// filesystem holding `root` once, for huge trees) and fsyncs the directories created.
+    public func finishSync(root: String) throws {
+        try syncer.finish(root: root)
     }
 
     /// True when every byte is zero (checked 8 bytes at a time).

@@ -224,7 +224,8 @@ public final class Restorer {
                     try writeIncluded(p, root: p.target, token: nil, materializer: m)
                 }
             }
-            try Materializer.syncFilesystem(dir)
+            try m.finishSync(root: dir)
+            try FS.syncDirectory(dir)
         } catch {
             for c in created.reversed() { try? FS.removeTree(c) }
             throw error
@@ -294,8 +295,9 @@ public final class Restorer {
             guard let e = root.entries.first else { throw CairnError(.integrity, "silo '\(p.name)' of this snapshot holds no file") }
             try m.writeEntry(e, at: staging, display: p.name + "/" + e.name)
         }
-        // One flush makes the whole staging tree (data, inodes, directories) durable.
-        try Materializer.syncFilesystem(staging)
+        // Every file and directory of the staging tree is durable before the swap.
+        try m.finishSync(root: staging)
+        if p.kind == "directory" { try FS.syncDirectory(staging) }
         try FS.syncDirectory(FS.parent(staging))
     }
 
