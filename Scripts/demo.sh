@@ -39,6 +39,9 @@ PY
 "$CAIRN" snapshot --message "after a change"
 "$CAIRN" list
 "$CAIRN" show latest
+FIRST="$("$CAIRN" list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')"
+"$CAIRN" diff "$FIRST" latest                      # what changed, with the bytes really new
+"$CAIRN" restore "$FIRST" --dry-run                # what restoring the first snapshot would change
 "$CAIRN" stats
 "$CAIRN" check
 echo "demo repository: $CAIRN_REPO (CAIRN_REPO=$CAIRN_REPO $CAIRN list)"
