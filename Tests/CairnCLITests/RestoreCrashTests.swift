@@ -31,7 +31,7 @@ import Glibc
         func snap() throws -> String {
             let r = try cairn(repo, ["snapshot", "--json"])
             #expect(r.status == 0, "\(r.stderr)")
-            return (jsonObject(r)?["id"] as? String) ?? ""
+            return snapshotId(fromJSON: r) ?? ""
         }
         let first = try snap()
         try fill(1)

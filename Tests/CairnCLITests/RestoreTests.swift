@@ -18,7 +18,7 @@ import Glibc
     func snapshotId(_ repo: String, _ extra: [String] = []) throws -> String {
         let r = try cairn(repo, ["snapshot", "--json"] + extra)
         #expect(r.status == 0, "\(r.stderr)")
-        return (jsonObject(r)?["id"] as? String) ?? ""
+        return CairnTestSupport.snapshotId(fromJSON: r) ?? ""
     }
 
     /// Acceptance 1: the torture tree comes back bit-exact (content, modes, mtimes of files,
@@ -95,12 +95,12 @@ import Glibc
         #expect(try strictDigest(t.sub("live/app")) == beforeApp)
         #expect(try fileSHA(t.sub("live/single.dat")) == beforeSingle)
         #expect(try restoreLeftovers(in: t.sub("live")).isEmpty)
-        let dryTotals = (jsonObject(dry)?["result"] as? [String: Any])?["totals"] as? [String: Any]
+        let dryTotals = (jsonFields(dry)["result"] as? [String: Any])?["totals"] as? [String: Any]
         #expect(dryTotals?["added"] as? Int == 1)
         #expect(dryTotals?["removed"] as? Int == 1)
         #expect(dryTotals?["modified"] as? Int == 3)
         #expect(dryTotals?["metadataOnly"] as? Int == 1)
-        let changes = (jsonObject(dry)?["changes"] as? [[String: Any]]) ?? []
+        let changes = (jsonFields(dry)["changes"] as? [[String: Any]]) ?? []
         #expect(changes.contains { $0["change"] as? String == "-" && $0["path"] as? String == "app/d2/extra.bin" })
         #expect(changes.contains { $0["change"] as? String == "m" && $0["path"] as? String == "app/d3/f3.bin" })
         let human = try cairn(repo, ["restore", id, "--dry-run", "--verbose"])
@@ -108,7 +108,7 @@ import Glibc
 
         let real = try cairn(repo, ["restore", id, "--json"])
         #expect(real.status == 0, "\(real.stderr)")
-        let res = jsonObject(real)?["result"] as? [String: Any]
+        let res = jsonFields(real)["result"] as? [String: Any]
         let realTotals = res?["totals"] as? [String: Any]
         for k in ["added", "removed", "modified", "metadataOnly", "unchanged", "bytesToWrite", "changedBytes"] {
             #expect("\(dryTotals?[k] ?? "nil")" == "\(realTotals?[k] ?? "nil")", "\(k)")
@@ -118,7 +118,7 @@ import Glibc
         let listed = try cairn(repo, ["list", "--tag", "pre-restore", "--json"])
         #expect(String(decoding: listed.stdoutBytes, as: UTF8.self).contains(safety))
         // A second dry run now finds nothing to change.
-        let again = jsonObject(try cairn(repo, ["restore", id, "--dry-run", "--json"]))?["result"] as? [String: Any]
+        let again = jsonFields(try cairn(repo, ["restore", id, "--dry-run", "--json"]))["result"] as? [String: Any]
         let t2 = again?["totals"] as? [String: Any]
         #expect(t2?["added"] as? Int == 0 && t2?["removed"] as? Int == 0 && t2?["modified"] as? Int == 0 && t2?["metadataOnly"] as? Int == 0)
 

@@ -29,8 +29,3 @@ public func digestDifferences(_ a: [String: PathState], _ b: [String: PathState]
     }
     return lines.joined(separator: "\n")
 }
-
-/// Parses a command's JSON standard output as a dictionary.
-public func jsonObject(_ r: RunResult) -> [String: Any]? {
-    (try? JSONSerialization.jsonObject(with: Data(r.stdoutBytes))) as? [String: Any]
-}

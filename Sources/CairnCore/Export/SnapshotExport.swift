@@ -177,7 +177,6 @@ public final class SnapshotExporter {
         var result = ExportResult(snapshot: snapshot.id, silos: silos.map(\.name), entries: 0, files: 0, dirs: 0, symlinks: 0,
                                   contentBytes: 0, deflatedFiles: 0, archiveBytes: 0)
         let hasher = SHA256Hasher()
-        var block: [UInt8] = []
         var line: [UInt8] = []
         let rootTime = snapshot.record.timeNs
         try walk { path, e in
@@ -197,7 +196,7 @@ public final class SnapshotExporter {
                 let deflate = try shouldDeflate(e, path: path)
                 try zip.beginFile(name: path, mode: e.mode, mtimeNs: e.mtimeNs, method: deflate ? .deflate(level: options.deflateLevel) : .store,
                                   size: e.size, precomputedCRC: true)
-                let crc = try streamContent(e, path: path, hasher: hasher, buffer: &block) { try zip.writeData($0) }
+                let crc = try streamContent(e, path: path, hasher: hasher) { try zip.writeData($0) }
                 try zip.finishFile(knownCRC: crc)
                 digest = hasher.finish().hex
                 result.files += 1
@@ -257,41 +256,14 @@ public final class SnapshotExporter {
     }
 
     /// Streams a file's blocks to `body` (each verified by the reader), feeding `hasher`;
-    /// returns the content's CRC-32 combined from the per-block CRCs. A run of the same block
-    /// (zeros of a sparse file) is read once.
-    func streamContent(_ e: TreeEntry, path: String, hasher: SHA256Hasher, buffer: inout [UInt8],
-                       _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> UInt32 {
+    /// returns the content's CRC-32 combined from the per-block CRCs.
+    func streamContent(_ e: TreeEntry, path: String, hasher: SHA256Hasher, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> UInt32 {
         hasher.reset()
         var crc: UInt32 = 0
-        var total: UInt64 = 0
-        var last: BlockLocation?
-        let context = "(of \(path)) "
-        func emit(_ r: ContentRef) throws {
-            let loc: BlockLocation
-            if let l = last, l.entry.id == r.id {
-                loc = l
-            } else {
-                loc = try reader.locate(r.id, context: context)
-                try reader.read(loc, into: &buffer, context: context)
-                last = loc
-            }
-            guard UInt64(buffer.count) == r.length else {
-                throw CairnError(.integrity, "block \(r.id.hex) of \(path) in snapshot \(snapshot.shortId) holds \(buffer.count) bytes but the file's entry says \(r.length); run `cairn check --read-data`")
-            }
-            crc = CRC32.combine(crc, loc.entry.crc32, lengthB: r.length)
-            total += r.length
-            try buffer.withUnsafeBytes { b in
-                hasher.update(b)
-                try body(b)
-            }
-        }
-        if e.indirect {
-            for l in e.content { for r in try listRefs(l, path: path) { try emit(r) } }
-        } else {
-            for r in e.content { try emit(r) }
-        }
-        guard total == e.size else {
-            throw CairnError(.integrity, "\(path) has \(total) bytes of content in snapshot \(snapshot.shortId) but its entry says \(e.size); run `cairn check --read-data`")
+        try repo.readContentBlocks(e, path: path, reader: reader) { b, entry in
+            crc = CRC32.combine(crc, entry.crc32, lengthB: UInt64(b.count))
+            hasher.update(b)
+            try body(b)
         }
         return crc
     }

@@ -80,21 +80,31 @@ extension Repository {
 
     /// Streams a file entry's content, block by block, each verified. `body` gets each block's bytes.
     public func readContent(_ e: TreeEntry, path: String, reader: BlockReader, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try readContentBlocks(e, path: path, reader: reader) { b, _ in try body(b) }
+    }
+
+    /// Like `readContent`, also passing each block's pack entry (its CRC-32, codec, sizes).
+    public func readContentBlocks(_ e: TreeEntry, path: String, reader: BlockReader, _ body: (UnsafeRawBufferPointer, PackEntry) throws -> Void) throws {
         guard e.kind == .file else { throw CairnError(.invalidInput, "\(path) is a \(e.kind.name), not a file") }
         var buf: [UInt8] = []
-        var last: BlockId?
+        var last: BlockLocation?
         var total: UInt64 = 0
+        let context = "(of \(path)) "
         // One list block at a time: memory stays bounded whatever the file size.
         for group in e.indirect ? e.content : [ContentRef(id: e.content.first?.id ?? BlockId(w0: 0, w1: 0, w2: 0, w3: 0), length: 0)] {
             let refs = e.indirect ? try ContentList.decode(try reader.readMeta(group.id, context: "(content list of \(path)) "), what: "list block \(group.id.hex)") : e.content
             for r in refs {
                 // A run of identical blocks (zeros in sparse files) is read and verified once.
-                if r.id != last || buf.count != Int(r.length) {
-                    try reader.read(r.id, into: &buf, context: "(of \(path)) ")
-                    last = r.id
+                if last?.entry.id != r.id {
+                    let loc = try reader.locate(r.id, context: context)
+                    try reader.read(loc, into: &buf, context: context)
+                    last = loc
+                }
+                guard UInt64(buf.count) == r.length else {
+                    throw CairnError(.integrity, "block \(r.id.hex) of \(path) holds \(buf.count) bytes but the file's entry says \(r.length); run `cairn check --read-data`")
                 }
                 total += UInt64(buf.count)
-                try buf.withUnsafeBytes { try body($0) }
+                try buf.withUnsafeBytes { try body($0, last!.entry) }
             }
         }
         guard total == e.size else {

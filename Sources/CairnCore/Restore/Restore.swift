@@ -339,8 +339,7 @@ public final class Restorer {
         guard options.safetySnapshot else { return nil }
         let live = plans.filter { FS.exists($0.target) }.map(\.name)
         guard !live.isEmpty else { return nil }
-        var o = SnapshotOptions(silos: live, tags: ["pre-restore"], message: "state before restoring snapshot \(snap.shortId)")
-        o.dryRun = false
+        let o = SnapshotOptions(silos: live, tags: ["pre-restore"], message: "state before restoring snapshot \(snap.shortId)")
         let r = try Snapshotter(repository: repo, options: o).run()
         guard let s = r.snapshot, r.failedSilos.isEmpty else {
             throw CairnError(.siloFailed, "the safety snapshot of \(live.joined(separator: ", ")) failed (\(r.failedSilos.values.joined(separator: "; "))); nothing was changed. Fix the silo, or pass --no-safety-snapshot")

@@ -160,7 +160,7 @@ enum RestoreSwap {
             lock = try RestoreLock.acquire(layout, wait: 0)
             if lock == nil { return nil }
         }
-        defer { _ = lock }
+        defer { withExtendedLifetime(lock) {} }
         guard let j = try RestoreJournal.load(layout) else { return nil }
         let report: String
         switch j.state {
