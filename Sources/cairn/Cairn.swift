@@ -1,5 +1,7 @@
-// The `cairn` command-line tool: a thin layer over CairnCore. Every command maps
-// CairnError codes to the exit codes documented in Docs/CLI.md.
+// The `cairn` command-line tool: a thin layer over CairnCore. `main` installs the signal
+// thread (Signals.swift), hoists global options (Arguments.swift), runs the command, and
+// turns every failure into the one error format and its exit code (Output.swift,
+// Docs/CLI.md). Progress for long commands is in Progress.swift.
 
 import ArgumentParser
 import CairnCore
@@ -8,11 +10,15 @@ import Foundation
 import Glibc
 #endif
 
-@main
 struct CairnCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cairn",
         abstract: "Content-addressed incremental snapshots of application data silos.",
+        discussion: """
+            Global options (--repo, --json, --wait) may be given before or after the subcommand. \
+            Errors are one line on stderr, `cairn: error: MESSAGE`; under --json one error object (Docs/JSON.md). \
+            Exit codes are listed in the EXIT STATUS section of the manual page and in Docs/CLI.md.
+            """,
         version: Cairn.version,
         subcommands: [Init.self, SiloCommand.self, SnapshotCmd.self, ListCmd.self, ShowCmd.self, LsCmd.self, CatCmd.self,
                       StatsCmd.self, EstimateCmd.self, CheckCmd.self, RestoreCmd.self, DiffCmd.self,
@@ -21,21 +27,71 @@ struct CairnCommand: ParsableCommand {
     )
 }
 
-/// Options every command takes.
+@main
+enum Main {
+    static func main() {
+        Signals.install()
+        let argv = Argv(Array(CommandLine.arguments.dropFirst()), root: CairnCommand.self)
+        Out.jsonMode = argv.json
+        exit(run(argv))
+    }
+
+    /// Runs the command line; returns the exit code.
+    static func run(_ argv: Argv) -> Int32 {
+        do {
+            if argv.path.isEmpty, let first = argv.rest.first {
+                if first == "--generate-manual" { Out.write(1, Manual.page()); return 0 }
+                if first == "help" { return try help(Array(argv.rest.dropFirst())) }
+            }
+            if let word = argv.unknownCommand { throw unknownCommand(word, under: argv.path) }
+            var command = try CairnCommand.parseAsRoot(argv.arguments)
+            try command.run()
+            return 0
+        } catch {
+            return Report.exitCode(for: error, argv: argv)
+        }
+    }
+
+    /// `cairn help [COMMAND...]`: the command's help, or a usage error for an unknown command.
+    static func help(_ words: [String]) throws -> Int32 {
+        var path: [String] = []
+        var level: any ParsableCommand.Type = CairnCommand.self
+        for w in words where !w.hasPrefix("-") {
+            guard let next = Argv.command(at: path + [w], root: CairnCommand.self) else { throw unknownCommand(w, under: path) }
+            path.append(w)
+            level = next
+        }
+        Out.write(1, CairnCommand.helpMessage(for: level) + "\n")
+        return 0
+    }
+
+    /// The usage error for a word that names no subcommand of the group at `path`.
+    static func unknownCommand(_ word: String, under path: [String]) -> CairnError {
+        let group = Argv.command(at: path, root: CairnCommand.self) ?? CairnCommand.self
+        let near = Suggest.nearest(word, in: Suggest.subcommands(of: group).filter { $0 != "help" })
+        let name = (["cairn"] + path).joined(separator: " ")
+        let more = (["cairn", "help"] + path).joined(separator: " ")
+        return CairnError(.usage, "`\(name)` has no command '\(word)'\(near.map { "; did you mean `\($0)`?" } ?? ""); see `\(more)`")
+    }
+}
+
+/// Options every command takes (before or after the subcommand).
 struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Repository folder (default: $CAIRN_REPO).")
     var repo: String?
 
-    @Flag(name: .long, help: "Machine-readable JSON output.")
+    @Flag(name: .long, help: "Machine-readable JSON output (Docs/JSON.md).")
     var json = false
 
     @Option(name: .long, help: "Seconds to wait for a repository lock held by another process.")
     var wait: Double = 60
 
     func repoPath() throws -> String {
-        if let r = repo, !r.isEmpty { return r }
-        if let e = ProcessInfo.processInfo.environment["CAIRN_REPO"], !e.isEmpty { return e }
-        throw CairnError(.repositoryNotFound, "no repository given; pass --repo DIR or set CAIRN_REPO")
+        var path: String?
+        if let r = repo, !r.isEmpty { path = r } else if let e = ProcessInfo.processInfo.environment["CAIRN_REPO"], !e.isEmpty { path = e }
+        guard let path else { throw CairnError(.repositoryNotFound, "no repository given; pass --repo DIR or set CAIRN_REPO") }
+        Cleanup.repository(path)
+        return path
     }
 
     /// Opens the repository and takes the shared lock.
@@ -47,29 +103,8 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
-/// Writes to stdout / stderr without Foundation buffering surprises.
-enum Out {
-    static func line(_ s: String) { print(s) }
-    static func err(_ s: String) {
-        let b = Array((s + "\n").utf8)
-        b.withUnsafeBytes { _ = Glibc.write(2, $0.baseAddress, $0.count) }
-    }
-    static func json<T: Encodable>(_ v: T) throws {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        print(String(decoding: try enc.encode(v), as: UTF8.self))
-    }
-}
-
-/// Runs a command body, turning CairnError into one stderr line and its exit code.
-func guarded(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let e as CairnError {
-        Out.err("cairn: error: \(e.description)")
-        throw ExitCode(e.code.exitCode)
-    }
-}
+/// Runs a command body. Errors go up to `main`, which prints them in the one format.
+func guarded(_ body: () throws -> Void) throws { try body() }
 
 /// Human byte sizes (binary units); one formatter for every command.
 func human(_ n: UInt64) -> String { ByteFormat.human(n) }
@@ -79,35 +114,3 @@ func formatTime(_ ns: Int64) -> String {
     f.dateFormat = "yyyy-MM-dd HH:mm:ss"
     return f.string(from: Date(timeIntervalSince1970: Double(ns) / 1e9))
 }
-
-/// A progress line on stderr, shown only on a terminal and only after the first second.
-final class ProgressLine {
-    let start = Date()
-    var last = Date.distantPast
-    let enabled = cairnIsTTY(2)
-    var shown = false
-    var total: UInt64?
-
-    func update(files: Int, bytes: UInt64, label: String = "") {
-        guard enabled else { return }
-        let now = Date()
-        let el = now.timeIntervalSince(start)
-        guard el > 1, now.timeIntervalSince(last) > 0.1 else { return }
-        last = now
-        let rate = Double(bytes) / max(el, 0.001)
-        var eta = ""
-        if let t = total, t > bytes, rate > 0 {
-            let s = Int(Double(t - bytes) / rate)
-            eta = String(format: "  ETA %d:%02d", s / 60, s % 60)
-        }
-        let text = "\r\(label)\(files) files  \(human(bytes))  \(human(UInt64(rate)))/s\(eta)\u{1B}[K"
-        Array(text.utf8).withUnsafeBytes { _ = Glibc.write(2, $0.baseAddress, $0.count) }
-        shown = true
-    }
-
-    func finish() {
-        if shown { Array("\r\u{1B}[K".utf8).withUnsafeBytes { _ = Glibc.write(2, $0.baseAddress, $0.count) } }
-    }
-}
-
-func cairnIsTTY(_ fd: Int32) -> Bool { isatty(fd) == 1 }

@@ -31,9 +31,10 @@ struct DiffCmd: ParsableCommand {
                 throw CairnError(.invalidInput, "--stat is for human output; the JSON forms already carry the totals (\"totals\")")
             }
             let r = try global.open("diff")
-            let progress = ProgressLine()
+            // The JSON forms of diff are one document or change lines (Docs/Diff.md): no status events.
+            let progress = Progress("diff live", terminalOnly: true)
             let d = try r.diff(a, b, silos: silo, options: DiffOptions(metadata: metadata)) { p in
-                progress.update(files: p.files, bytes: p.bytesRead, label: "live: ")
+                progress.update(done: p.files, bytes: p.bytesRead, current: p.currentPath)
             }
             progress.finish()
             for w in d.warnings { Out.err("cairn: warning: \(w)") }

@@ -25,6 +25,8 @@ struct ExportCmd: ParsableCommand {
     @Flag(name: .long, help: "Print the archive's size without writing it: exact for store, a bound otherwise.") var estimate = false
 
     func run() throws {
+        // The archive goes to stdout: JSON goes to stderr.
+        if output == "-" && !estimate { Out.jsonToStderr = true }
         try guarded {
             let r = try global.open("export")
             let snap = try r.resolve(snapshot)
@@ -39,9 +41,12 @@ struct ExportCmd: ParsableCommand {
                 return
             }
             guard let output else { throw CairnError(.invalidInput, "give --output FILE.zip (or --output - for standard output), or --estimate") }
-            let progress = ProgressLine()
-            if progress.enabled { progress.total = try exporter.estimate().contentBytes }
-            exporter.onProgress = { files, bytes in progress.update(files: files, bytes: bytes, label: "export ") }
+            let progress = Progress("export")
+            if progress.enabled {
+                let e = try exporter.estimate()
+                progress.setTotal(files: e.files, bytes: e.contentBytes)
+            }
+            exporter.onProgress = { files, bytes in progress.update(done: files, bytes: bytes) }
             let result: ExportResult
             if output == "-" {
                 if cairnIsTTY(1) {
@@ -51,13 +56,12 @@ struct ExportCmd: ParsableCommand {
                 signal(SIGPIPE, SIG_IGN)
                 result = try exporter.export(to: FileSink.descriptor(1))
             } else {
+                Cleanup.register(output + ".partial")
+                defer { Cleanup.unregister(output + ".partial") }
                 result = try exporter.export(toFile: output)
             }
             progress.finish()
-            if global.json {
-                if output == "-" { Out.err(String(decoding: try JSONEncoder().encode(result), as: UTF8.self)) } else { try Out.json(result) }
-                return
-            }
+            if global.json { try Out.summary(result); return }
             let text = "exported snapshot \(snap.shortId) (\(result.silos.joined(separator: ", "))): \(result.files) files, \(result.dirs) dirs, \(result.symlinks) symlinks, \(human(result.contentBytes)) -> \(result.archiveBytes) bytes (\(human(result.archiveBytes)))\(output == "-" ? "" : " in \(output)")"
             if output == "-" { Out.err(text) } else { Out.line(text) }
         }
@@ -108,8 +112,8 @@ struct ImportCmd: ParsableCommand {
         try guarded {
             let r = try global.open("import")
             let importer = SnapshotImporter(repository: r, options: ImportOptions(asSilo: asSilo, tags: tag, maxSize: maxSize))
-            let progress = ProgressLine()
-            importer.onProgress = { files, bytes in progress.update(files: files, bytes: bytes, label: "import ") }
+            let progress = Progress("import")
+            importer.onProgress = { files, bytes in progress.update(done: files, bytes: bytes) }
             let result: ImportResult
             if archive == "-" {
                 let spool = try importer.spool(fd: 0)
@@ -119,7 +123,7 @@ struct ImportCmd: ParsableCommand {
                 result = try importer.run(archive: archive)
             }
             progress.finish()
-            if global.json { try Out.json(result); return }
+            if global.json { try Out.summary(result); return }
             let id = String(result.snapshot.prefix(12))
             if result.cairnExport {
                 Out.line("imported Cairn export of snapshot \(String((result.originalSnapshot ?? "").prefix(12))) as snapshot \(id): \(result.files) files, \(result.dirs) dirs, \(result.symlinks) symlinks, \(human(result.bytes)), every SHA-256 verified")

@@ -122,7 +122,7 @@ struct PolicyCommand: ParsableCommand {
                 let r = try global.open("policy set")
                 let p = try rules.policy()
                 try r.setStoredPolicy(p)
-                if global.json { try Out.json(p) } else { Out.line("policy set: \(p.summary); applied after every successful snapshot") }
+                if global.json { try Out.json(PolicyJSON(p)) } else { Out.line("policy set: \(p.summary); applied after every successful snapshot") }
             }
         }
     }
@@ -134,7 +134,7 @@ struct PolicyCommand: ParsableCommand {
             try guarded {
                 let p = try global.open("policy show").storedPolicy()
                 if global.json {
-                    if let p { try Out.json(p) } else { Out.line("null") }
+                    try Out.json(PolicyJSON(p))
                 } else {
                     Out.line(p.map { "policy: \($0.summary)" } ?? "no policy set (snapshots are kept until `cairn forget`)")
                 }
@@ -193,12 +193,13 @@ struct PruneCmd: ParsableCommand {
         try guarded {
             let r = try Repository.open(at: try global.repoPath())
             try r.lock(.exclusive, wait: global.wait, command: "prune")
-            let progress = ProgressLine()
+            let progress = Progress("prune", unit: "snapshots")
             let rep = try r.prune(PruneOptions(maxUnusedPercent: maxUnused, dryRun: dryRun)) { phase, done, total in
-                progress.update(files: done, bytes: 0, label: "\(phase) \(done)/\(total): ")
+                progress.setTotal(files: total, bytes: nil, unit: phase == "mark" ? "snapshots" : "packs")
+                progress.update(done: done, bytes: 0, phase: phase)
             }
             progress.finish()
-            if global.json { try Out.json(rep) } else { printPrune(rep) }
+            if global.json { try Out.summary(rep) } else { printPrune(rep) }
         }
     }
 }

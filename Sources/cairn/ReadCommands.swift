@@ -55,9 +55,10 @@ struct ShowCmd: ParsableCommand {
 }
 
 struct LsEntryJSON: Encodable {
+    var silo: String
     var path: String
     var type: String
-    var mode: String
+    var mode: UInt32
     var size: UInt64
     var mtimeNs: Int64
     var target: String?
@@ -81,7 +82,8 @@ struct LsCmd: ParsableCommand {
             try r.list(s, path: path, recursive: recursive, reader: reader) { le in
                 let e = le.entry
                 if global.json {
-                    let j = LsEntryJSON(path: le.path, type: e.kind.name, mode: String(e.mode, radix: 8), size: e.size, mtimeNs: e.mtimeNs,
+                    let (siloName, rel) = splitSiloPath(le.path)
+                    let j = LsEntryJSON(silo: siloName, path: rel, type: e.kind.name, mode: e.mode, size: e.size, mtimeNs: e.mtimeNs,
                                         target: e.target, sqlite: e.flags & TreeEntry.flagSQLite != 0)
                     let enc = JSONEncoder()
                     enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -164,18 +166,22 @@ struct CheckCmd: ParsableCommand {
     func run() throws {
         try guarded {
             let path = try global.repoPath()
+            var rebuilt: [String: Int]?
             if rebuildIndex {
                 let r = try Repository.rebuildIndex(at: path, wait: global.wait)
                 for s in r.skipped { Out.err("cairn: warning: \(s)") }
-                if global.json { try Out.json(["packs": r.packs, "blocks": r.blocks, "snapshots": r.snapshots]) } else {
+                if global.json { rebuilt = ["packs": r.packs, "blocks": r.blocks, "snapshots": r.snapshots] } else {
                     Out.line("index rebuilt: \(r.packs) packs, \(r.blocks) blocks, \(r.snapshots) snapshots")
                 }
             }
             let r = try global.open("check")
-            let progress = ProgressLine()
-            let rep = try r.check(readData: readData) { n, total in progress.update(files: n, bytes: 0, label: "blocks of \(total): ") }
+            let progress = Progress("check", unit: "blocks")
+            let rep = try r.check(readData: readData) { n, total in
+                progress.setTotal(files: total, bytes: nil)
+                progress.update(done: n, bytes: 0)
+            }
             progress.finish()
-            if global.json { try Out.json(rep) } else {
+            if global.json { try Out.summary(CheckJSON(report: rep, rebuiltIndex: rebuilt)) } else {
                 for w in rep.warnings { Out.err("cairn: warning: \(w)") }
                 for e in rep.errors { Out.line("error: \(e)") }
                 for d in rep.damaged {

@@ -87,26 +87,27 @@ struct SnapshotCmd: ParsableCommand {
     func run() throws {
         try guarded {
             let r = try global.open("snapshot")
-            let progress = ProgressLine()
+            let progress = Progress("snapshot")
             if progress.enabled {
-                progress.total = try r.estimate(silos: silo).reduce(0) { $0 + $1.changedBytes }
+                let est = try r.estimate(silos: silo)
+                progress.setTotal(files: est.reduce(0) { $0 + $1.files }, bytes: est.reduce(0) { $0 + $1.changedBytes })
             }
             let s = Snapshotter(repository: r, options: SnapshotOptions(silos: silo, tags: tag, message: message))
-            s.onProgress = { p in progress.update(files: p.files, bytes: p.bytesRead) }
+            s.onProgress = { p in progress.update(done: p.files, bytes: p.bytesRead, current: p.currentPath) }
             let res = try s.run()
             progress.finish()
             for w in res.warnings { Out.err("cairn: warning: \(w)") }
             for (_, why) in res.failedSilos.sorted(by: { $0.key < $1.key }) { Out.err("cairn: error: \(why)") }
             if let snap = res.snapshot {
                 if global.json {
-                    try Out.json(SnapshotJSON(snap, filesRead: res.filesRead, bytesRead: res.bytesRead, failed: res.failedSilos))
+                    try Out.summary(SnapshotJSON(snap, filesRead: res.filesRead, bytesRead: res.bytesRead, failed: res.failedSilos))
                 } else {
                     let files = snap.record.silos.reduce(0) { $0 + $1.files }
                     let bytes = snap.record.silos.reduce(UInt64(0)) { $0 + $1.bytes }
                     Out.line("snapshot \(snap.shortId) saved: \(snap.record.silos.count) silos, \(files) files, \(human(bytes)); read \(res.filesRead) files (\(human(res.bytesRead))), added \(human(snap.record.bytesAdded)) in \(res.stats.blocksAdded) new blocks")
                 }
             } else if global.json {
-                try Out.json(["failed": res.failedSilos])
+                try Out.summary(["failedSilos": res.failedSilos])
             }
             if res.snapshot != nil && !res.partial { applyPolicyAfterSnapshot(r, json: global.json) }
             if !res.failedSilos.isEmpty { throw ExitCode(CairnError.Code.siloFailed.exitCode) }

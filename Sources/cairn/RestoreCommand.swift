@@ -25,13 +25,22 @@ struct RestoreCmd: ParsableCommand {
     @Flag(name: .long, help: "Only complete or roll back an interrupted restore.") var recover = false
     @Flag(name: .long, help: "With --dry-run, list every changed path.") var verbose = false
 
-    struct ChangeJSON: Encodable { var change: String; var path: String }
+    /// A dry-run change; the path as `{silo, path}` like every JSON path (Docs/JSON.md).
+    struct ChangeJSON: Encodable {
+        var change: String
+        var silo: String
+        var path: String
+        init(change: String, path full: String) {
+            self.change = change
+            (silo, path) = splitSiloPath(full)
+        }
+    }
 
     func run() throws {
         try guarded {
             let r = try global.open("restore")
             if recover {
-                if global.json { try Out.json(["recovered": r.recoveryReport ?? ""]) } else if r.recoveryReport == nil { Out.line("no interrupted restore to recover") }
+                if global.json { try Out.summary(["recovered": r.recoveryReport ?? ""]) } else if r.recoveryReport == nil { Out.line("no interrupted restore to recover") }
                 return
             }
             guard let snapshot else { throw CairnError(.invalidInput, "give the snapshot to restore (an id, a prefix or `latest`), or --recover") }
@@ -50,15 +59,19 @@ struct RestoreCmd: ParsableCommand {
                     if global.json { changes.append(ChangeJSON(change: marker, path: path)) } else { Out.line("\(marker) \(path)") }
                 }
             }
-            let progress = ProgressLine()
-            restorer.onProgress = { c in progress.update(files: c.files, bytes: c.bytes, label: "restore: ") }
+            let progress = Progress("restore")
+            if progress.enabled && include.isEmpty, let snap = try? r.resolve(snapshot) {
+                let chosen = snap.record.silos.filter { silo.isEmpty || silo.contains($0.name) }
+                progress.setTotal(files: chosen.reduce(0) { $0 + $1.files }, bytes: chosen.reduce(0) { $0 + $1.bytes })
+            }
+            restorer.onProgress = { c in progress.update(done: c.files, bytes: c.bytes) }
             let res = try restorer.run(snapshot)
             progress.finish()
             if let note = res.recovered { Out.err("cairn: note: \(note)") }
             for w in res.warnings { Out.err("cairn: warning: \(w)") }
             if global.json {
                 struct Doc: Encodable { var result: RestoreResult; var changes: [ChangeJSON]? }
-                try Out.json(Doc(result: res, changes: dryRun ? changes : nil))
+                try Out.summary(Doc(result: res, changes: dryRun ? changes : nil))
                 return
             }
             let t = res.totals

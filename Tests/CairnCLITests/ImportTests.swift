@@ -137,10 +137,10 @@ func repositoryFiles(_ repo: String) throws -> [String] {
         #expect(try cairn(repo, ["cat", "latest", "beta/b.txt"]).stdout == "beta\n")
         let ls = try cairn(repo, ["ls", "latest", "alpha", "-r", "--json"])
         let rows = (try JSONSerialization.jsonObject(with: Data(ls.stdoutBytes)) as? [[String: Any]]) ?? []
-        let byPath = Dictionary(uniqueKeysWithValues: rows.map { ($0["path"] as? String ?? "", $0) })
+        let byPath = Dictionary(uniqueKeysWithValues: rows.map { (($0["silo"] as? String ?? "") + "/" + ($0["path"] as? String ?? ""), $0) })
         #expect(byPath["alpha/link"]?["target"] as? String == "sub/big.bin")
         #expect(byPath["alpha/empty"]?["type"] as? String == "dir")
-        #expect((byPath["alpha/sub/big.bin"]?["mode"] as? String)?.hasSuffix("600") == true, "\(byPath["alpha/sub/big.bin"] ?? [:])")
+        #expect((byPath["alpha/sub/big.bin"]?["mode"] as? Int).map { $0 & 0o777 } == 0o600, "\(byPath["alpha/sub/big.bin"] ?? [:])")
         #expect(try cairn(repo, ["list", "--tag", "legacy"]).status == 0)
         #expect(try cairn(repo, ["check", "--read-data"]).status == 0)
         // The whole archive as one silo, and a renamed folder.

@@ -56,7 +56,7 @@ import Glibc
         for round in 0..<6 {
             let s = try cairn(repo, ["snapshot", "--json"])
             #expect(s.status == 0, "\(s.stderr)")
-            let obj = try JSONSerialization.jsonObject(with: Data(s.stdoutBytes)) as? [String: Any]
+            let obj: [String: Any]? = jsonFields(s)
             let id = try #require(obj?["id"] as? String)
             let ls = try cairn(repo, ["ls", id, "app"]).stdout
             #expect(!ls.contains("live.db-wal") && !ls.contains("live.db-shm") && !ls.contains("live.db-journal"), "siblings stored: \(ls)")

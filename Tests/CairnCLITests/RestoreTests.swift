@@ -183,7 +183,7 @@ import Glibc
         while tries < 100, !((try? FS.list("/proc/\(holder.pid)/fd")) ?? []).contains("3") { usleep(20_000); tries += 1 }
         let before = try strictDigest(t.sub("live/app"))
         let r = try cairn(repo, ["restore", id])
-        #expect(r.status == 21, "\(r.stderr)")
+        #expect(r.status == 22, "\(r.stderr)")
         #expect(r.stderr.contains("pid \(holder.pid)") && r.stderr.contains("sleep") && r.stderr.contains("--force"), "\(r.stderr)")
         #expect(try strictDigest(t.sub("live/app")) == before)
         let f = try cairn(repo, ["restore", id, "--force"])

@@ -9,8 +9,8 @@ import Glibc
 
 /// The id of the snapshot a `cairn snapshot --json` run printed, or nil.
 public func snapshotId(fromJSON r: RunResult) -> String? {
-    guard r.status == 0, let obj = try? JSONSerialization.jsonObject(with: Data(r.stdoutBytes)) as? [String: Any] else { return nil }
-    return obj["id"] as? String
+    guard r.status == 0 else { return nil }
+    return jsonFields(r)["id"] as? String
 }
 
 /// All snapshot ids of a repository (via `cairn list --json`).
@@ -21,9 +21,12 @@ public func listSnapshotIds(_ repo: String) throws -> [String] {
     return arr.compactMap { $0["id"] as? String }
 }
 
-/// Parses a command's JSON stdout as an object.
+/// Parses a command's JSON stdout as an object: the whole output (short commands), or the
+/// last line (long commands print `status` lines, then the `summary` line; Docs/JSON.md).
 public func jsonFields(_ r: RunResult) -> [String: Any] {
-    (try? JSONSerialization.jsonObject(with: Data(r.stdoutBytes)) as? [String: Any]) ?? [:]
+    if let whole = try? JSONSerialization.jsonObject(with: Data(r.stdoutBytes)) as? [String: Any] { return whole }
+    let last = r.stdoutBytes.split(separator: UInt8(ascii: "\n")).last.map { Data($0) } ?? Data()
+    return (try? JSONSerialization.jsonObject(with: last) as? [String: Any]) ?? [:]
 }
 
 /// Total bytes of the pack files under REPO/packs (excluding packs/tmp).

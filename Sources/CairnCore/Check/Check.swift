@@ -60,7 +60,7 @@ extension Repository {
             let total = indexed.reduce(0) { $0 + $1.blocks }
             try index.forEachBlock { loc in
                 n += 1
-                if n % 1000 == 0 { progress?(n, total) }
+                if n % 1000 == 0 { progress?(n, total); try Cancellation.check() }
                 do { try reader.read(loc, into: &buf) } catch let e as CairnError {
                     bad[loc.entry.id] = e.message
                 }

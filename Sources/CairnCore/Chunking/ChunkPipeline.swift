@@ -70,6 +70,7 @@ public final class ChunkPipeline {
         var chunks: [Chunk] = []
         let maxSize = chunker.params.maxSize
         while true {
+            try Cancellation.check()
             while !eof && filled < bufferSize {
                 let n = try read(input.baseAddress! + filled, bufferSize - filled)
                 if n == 0 { eof = true } else { filled += n; total += UInt64(n) }

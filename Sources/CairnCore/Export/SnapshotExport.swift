@@ -108,6 +108,7 @@ public final class SnapshotExporter {
         for s in silos {
             try body(s.name, nil)
             try repo.walk(BlockId(hex: s.tree)!, prefix: s.name, silo: s.name, reader: reader) { le in
+                try Cancellation.check()
                 try body(le.path, le.entry)
             }
         }

@@ -146,6 +146,7 @@ extension Repository {
         let copier = PackCopier(storage: storage, index: index, targetSize: config.packTargetSize)
         for (i, u) in repack.enumerated() {
             progress?("repack", i, repack.count)
+            try Cancellation.check()
             try copier.copyLive(from: u)
         }
         try copier.seal()

@@ -53,6 +53,7 @@ public final class Materializer {
 
     /// Creates one entry (file, symlink or whole directory) at `path`, which must not exist.
     public func writeEntry(_ e: TreeEntry, at path: String, display: String) throws {
+        try Cancellation.check()
         switch e.kind {
         case .directory:
             if mkdir(path, 0o700) != 0 { throw CairnError.posix("cannot create directory", path: path) }

@@ -115,7 +115,7 @@ public final class Restorer {
             if !holders.isEmpty {
                 let list = holders.prefix(5).map { "pid \($0.pid) (\($0.program)) has \($0.path) open" }.joined(separator: "; ")
                 if !options.force && !options.dryRun {
-                    throw CairnError(.busy, "\(list): stop the application first (it would keep writing to the replaced files), or pass --force. Nothing was changed")
+                    throw CairnError(.filesInUse, "\(list): stop the application first (it would keep writing to the replaced files), or pass --force. Nothing was changed")
                 }
                 warnings.append(list)
             }

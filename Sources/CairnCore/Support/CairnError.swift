@@ -24,6 +24,10 @@ public struct CairnError: Error, CustomStringConvertible, Sendable, Equatable {
         case siloFailed = "silo-failed"
         case alreadyExists = "already-exists"
         case busy = "busy"
+        case filesInUse = "files-in-use"
+        case usage = "usage"
+        case interrupted = "interrupted"
+        case terminated = "terminated"
 
         /// The process exit code the CLI uses for this failure class.
         public var exitCode: Int32 {
@@ -42,6 +46,10 @@ public struct CairnError: Error, CustomStringConvertible, Sendable, Equatable {
             case .siloFailed: return 19
             case .alreadyExists: return 20
             case .busy: return 21
+            case .filesInUse: return 22
+            case .usage: return 64
+            case .interrupted: return 130
+            case .terminated: return 143
             }
         }
     }
