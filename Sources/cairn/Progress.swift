@@ -1,7 +1,8 @@
 // One progress model for long commands, drawn two ways: a line on a terminal (stderr) and,
 // under `--json`, `status` events (Docs/JSON.md). Commands feed `Progress` from the
 // library's callbacks; `Progress` throttles (terminal: every 0.1 s once the work has taken
-// `CAIRN_PROGRESS_AFTER` seconds, default 1; JSON: at most every 0.5 s) and renders.
+// `CAIRN_PROGRESS_AFTER` seconds, default 1; JSON: at most every `CAIRN_STATUS_INTERVAL`
+// seconds, default 0.5) and renders.
 //
 // The terminal line never exceeds the terminal's width (TIOCGWINSZ, re-read on SIGWINCH),
 // so it never wraps: fields are dropped from the least useful up, and the current path is
@@ -81,6 +82,7 @@ final class Progress {
     private var lastJSON = 0.0
     private var lastDraw = 0.0
     private let drawAfter: Double
+    private let statusInterval: Double
 
     /// True when anything is shown (a terminal line or JSON events): worth computing totals.
     var enabled: Bool { line != nil || json }
@@ -91,8 +93,14 @@ final class Progress {
         state.unit = unit
         json = Out.jsonMode && !terminalOnly
         line = !Out.jsonMode && cairnIsTTY(2) ? ProgressLine() : nil
-        let env = ProcessInfo.processInfo.environment["CAIRN_PROGRESS_AFTER"].flatMap(Double.init) ?? 1
-        drawAfter = env.isFinite && env >= 0 ? env : 1
+        drawAfter = Progress.seconds("CAIRN_PROGRESS_AFTER", default: 1)
+        statusInterval = Progress.seconds("CAIRN_STATUS_INTERVAL", default: 0.5)
+    }
+
+    /// A non-negative number of seconds from the environment, else `value`.
+    static func seconds(_ name: String, default value: Double) -> Double {
+        guard let v = ProcessInfo.processInfo.environment[name].flatMap(Double.init), v.isFinite, v >= 0 else { return value }
+        return v
     }
 
     /// Sets the totals (nil: unknown).
@@ -110,13 +118,15 @@ final class Progress {
         if let phase { state.phase = phase }
         let now = monotonicSeconds()
         let elapsed = now - start
-        if json, elapsed >= 0.5, now - lastJSON >= 0.5 {
+        if json, elapsed >= statusInterval, now - lastJSON >= statusInterval {
             lastJSON = now
             try? Out.event("status", status(elapsed: elapsed))
         }
-        if let line, elapsed >= drawAfter, now - lastDraw >= 0.1 {
-            lastDraw = now
-            line.draw(ProgressText(command: command, state: state, elapsed: elapsed))
+        if let line {
+            // The latest state is kept for a redraw on SIGWINCH; painted at most every 0.1 s.
+            let paint = elapsed >= drawAfter && now - lastDraw >= 0.1
+            if paint { lastDraw = now }
+            line.draw(ProgressText(command: command, state: state, elapsed: elapsed), paint: paint)
         }
     }
 
@@ -246,11 +256,12 @@ final class ProgressLine: @unchecked Sendable {
         return 80
     }
 
-    func draw(_ t: ProgressText) {
+    /// Records `t` as the current state; shows it when `paint`.
+    func draw(_ t: ProgressText, paint: Bool) {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         last = t
-        paint()
+        if paint { self.paint() }
     }
 
     /// Called with the mutex held.

@@ -113,6 +113,9 @@ struct CatCmd: ParsableCommand {
 
     func run() throws {
         try guarded {
+            if global.json {
+                throw CairnError(.invalidInput, "cat writes the file's bytes to standard output, --json does not apply; `cairn ls --json SNAPSHOT SILO/PATH` gives its metadata")
+            }
             let r = try global.open("cat")
             let s = try r.resolve(snapshot)
             let reader = r.makeReader()

@@ -10,7 +10,8 @@ struct Init: ParsableCommand {
         try guarded {
             let r = try Repository.create(at: try global.repoPath())
             if global.json {
-                try Out.json(["repository": r.root, "id": r.config.id, "version": String(r.config.version)])
+                struct InitJSON: Encodable { var repository: String; var id: String; var version: Int }
+                try Out.json(InitJSON(repository: r.root, id: r.config.id, version: Int(r.config.version)))
             } else {
                 Out.line("created repository \(r.root) (id \(r.config.id.prefix(12)), format \(r.config.version), chunker \(r.config.chunker.name) \(r.config.chunker.minSize)/\(r.config.chunker.avgSize)/\(r.config.chunker.maxSize))")
             }

@@ -121,7 +121,7 @@ public final class Snapshotter {
                                           sqliteDatabases: c.sqlite, warnings: Array(warnings[before...])))
             } catch let e as CairnError where e.code == .siloFailed {
                 failed[silo.name] = e.message
-            }
+            } catch { writer.discard(); throw error }  // wait for the pack being written: no pack.tmp left behind
         }
         try writer.flush()
         var result = SnapshotResult(snapshot: nil, trees: trees, warnings: warnings, failedSilos: failed, filesRead: filesRead,
@@ -310,7 +310,8 @@ public final class Snapshotter {
         let src = PosixFile(fd: dup(fd), path: "output of `\(cmd)`")
         try? pipe.fileHandleForReading.close()
         defer { src.close() }
-        let r = try pipeline.process { try src.read(into: $0, count: $1) }
+        let pid = p.processIdentifier  // Foundation starts it in its own process group: stop the group on Ctrl-C/SIGTERM
+        let r = try Cancellation.onRequest({ kill(-pid, SIGTERM); kill(pid, SIGTERM) }) { try pipeline.process { try src.read(into: $0, count: $1) } }
         p.waitUntilExit()
         guard p.terminationReason == .exit, p.terminationStatus == 0 else {
             throw CairnError(.siloFailed, "silo '\(silo.name)': command `\(cmd)` exited with status \(p.terminationStatus); the silo was not snapshotted, fix the command and run `cairn snapshot --silo \(silo.name)`")

@@ -17,6 +17,8 @@ public enum Cancellation {
     private final class State: @unchecked Sendable {
         var mutex = pthread_mutex_t()
         var signal: Int32 = 0
+        var handlers: [UInt64: @Sendable () -> Void] = [:]
+        var nextHandler: UInt64 = 0
         init() { pthread_mutex_init(&mutex, nil) }
     }
     private static let state = State()
@@ -26,7 +28,31 @@ public enum Cancellation {
     public static func request(signal: Int32) {
         pthread_mutex_lock(&state.mutex)
         if state.signal == 0 { state.signal = signal }
+        let handlers = Array(state.handlers.values)
         pthread_mutex_unlock(&state.mutex)
+        for h in handlers { h() }
+    }
+
+    /// Runs `scope`; when cancellation is requested meanwhile (or was already), `handler` runs
+    /// on the requesting thread: for work a `check()` cannot reach, such as a child process
+    /// the scope waits for (the handler stops it and the scope ends early). Throws the
+    /// cancellation error when it was requested before the scope returned: its result may be cut short.
+    public static func onRequest<T>(_ handler: @escaping @Sendable () -> Void, during scope: () throws -> T) throws -> T {
+        pthread_mutex_lock(&state.mutex)
+        let key = state.nextHandler
+        state.nextHandler &+= 1
+        state.handlers[key] = handler
+        let already = state.signal != 0
+        pthread_mutex_unlock(&state.mutex)
+        defer {
+            pthread_mutex_lock(&state.mutex)
+            state.handlers[key] = nil
+            pthread_mutex_unlock(&state.mutex)
+        }
+        if already { handler() }
+        let result = try scope()
+        try check()
+        return result
     }
 
     /// The signal that requested cancellation, or nil.
