@@ -36,31 +36,11 @@ public final class PtyProcess: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&fa, 0, slave, O_RDWR, 0)
         posix_spawn_file_actions_adddup2(&fa, 0, 1)
         posix_spawn_file_actions_adddup2(&fa, 0, 2)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for sig in [SIGCHLD, SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGWINCH] { sigaddset(&defaults, sig) }
-        posix_spawnattr_setsigdefault(&attr, &defaults)
         let setsid: Int32 = 0x80  // POSIX_SPAWN_SETSID (glibc >= 2.26)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | setsid))
-        var e = ProcessInfo.processInfo.environment
-        e["TERM"] = "xterm"
-        for (k, v) in env { e[k] = v }
-        let argv = ([exe] + args).map { strdup($0) } + [nil]
-        let envp = e.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
+        do { pid = try spawnProcess(exe, args, env: env.merging(["TERM": "xterm"]) { a, _ in a }, fileActions: &fa, extraFlags: setsid) } catch {
+            close(m)
+            throw error
         }
-        var p: pid_t = 0
-        let rc = posix_spawn(&p, exe, &fa, &attr, argv, envp)
-        if rc != 0 { close(m); throw CairnError(.io, "cannot spawn \(exe) on a pty: \(String(cString: strerror(rc)))") }
-        pid = p
     }
 
     deinit { close(master) }

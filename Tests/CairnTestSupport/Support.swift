@@ -60,31 +60,7 @@ public final class Child: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&fa, 0, stdin ?? "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&fa, 1, stdout ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&fa, 2, stderr ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        var e = ProcessInfo.processInfo.environment
-        for (k, v) in env { e[k] = v }
-        let argv = ([exe] + args).map { strdup($0) } + [nil]
-        let envp = e.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        // Children start with an empty signal mask and default handlers: the test runner's
-        // threads block SIGCHLD, and a shell inheriting that mask never returns from `wait`.
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for sig in [SIGCHLD, SIGPIPE, SIGINT, SIGTERM, SIGHUP] { sigaddset(&defaults, sig) }
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, exe, &fa, &attr, argv, envp)
-        if rc != 0 { throw CairnError(.io, "cannot spawn \(exe): \(String(cString: strerror(rc)))") }
-        return Child(pid: pid)
+        return Child(pid: try spawnProcess(exe, args, env: env, fileActions: &fa))
     }
 
     /// Waits for the child; returns its exit status (128+signal when killed).
@@ -99,6 +75,36 @@ public final class Child: @unchecked Sendable {
     }
 
     public func kill(_ sig: Int32 = SIGKILL) { _ = Glibc.kill(pid, sig) }
+}
+
+/// posix_spawnp with `fileActions`, the environment plus `env`, and `extraFlags` (e.g. POSIX_SPAWN_SETSID).
+/// Children start with an empty signal mask and default handlers: the test runner's threads
+/// block SIGCHLD, and a shell inheriting that mask never returns from `wait`.
+public func spawnProcess(_ exe: String, _ args: [String], env: [String: String], fileActions fa: inout posix_spawn_file_actions_t,
+                         extraFlags: Int32 = 0) throws -> pid_t {
+    var e = ProcessInfo.processInfo.environment
+    for (k, v) in env { e[k] = v }
+    let argv = ([exe] + args).map { strdup($0) } + [nil]
+    let envp = e.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer {
+        argv.forEach { free($0) }
+        envp.forEach { free($0) }
+    }
+    var attr = posix_spawnattr_t()
+    posix_spawnattr_init(&attr)
+    defer { posix_spawnattr_destroy(&attr) }
+    var empty = sigset_t()
+    sigemptyset(&empty)
+    posix_spawnattr_setsigmask(&attr, &empty)
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    for sig in [SIGCHLD, SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGWINCH] { sigaddset(&defaults, sig) }
+    posix_spawnattr_setsigdefault(&attr, &defaults)
+    posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | extraFlags))
+    var pid: pid_t = 0
+    let rc = posix_spawnp(&pid, exe, &fa, &attr, argv, envp)
+    if rc != 0 { throw CairnError(.io, "cannot spawn \(exe): \(String(cString: strerror(rc)))") }
+    return pid
 }
 
 /// Runs a program to completion, capturing its output.
