@@ -7,6 +7,13 @@ cd "$(dirname "$0")/.."
 bash Scripts/bootstrap.sh
 swift build -c release
 CAIRN="$(swift build -c release --show-bin-path)/cairn"
+# The manual page, generated from the argument parser (`man cairn`), where the system lets us.
+MAN1=/usr/local/share/man/man1
+if mkdir -p "$MAN1" 2>/dev/null && [ -w "$MAN1" ]; then
+    "$CAIRN" --generate-manual > "$MAN1/cairn.1" && echo "installed the manual page: $MAN1/cairn.1 (man cairn)"
+else
+    echo "manual page not installed ($MAN1 is not writable); read it with: $CAIRN --generate-manual | man -l -"
+fi
 WORK="${CAIRN_DEMO_DIR:-$(mktemp -d /tmp/cairn-demo.XXXXXX)}"
 export CAIRN_REPO="$WORK/repo"
 mkdir -p "$WORK/app/chats" "$WORK/app/vectors"

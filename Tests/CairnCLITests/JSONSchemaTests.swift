@@ -115,6 +115,22 @@ func schema(_ name: String) throws -> JSONValue {
         try check("error", ["silo", "add", "s", t.sub("s")] + g, exit: 20)
     }
 
+    /// The validator is not a rubber stamp: it rejects each kind of violation the schemas can state.
+    @Test func validatorRejectsWrongShapes() throws {
+        let status = try schema("status")
+        let good = try #require(parseJSON(#"{"type":"status","command":"export","phase":null,"unit":"files","done":1,"total":2,"bytesDone":5,"bytesTotal":null,"percent":50,"bytesPerSecond":1.5,"etaSeconds":null,"elapsedSeconds":0.5,"current":null}"#))
+        #expect(validate(good, against: status) == [])
+        for bad in [#""done":1,"#: #""done":"1","#, #""percent":50,"#: #""percent":150,"#, #""unit":"files","#: #""unit":"bytes","#,
+                    #""current":null}"#: #""current":null,"extra":1}"#, #""type":"status","#: #""type":"summary","#, #""phase":null,"#: ""] {
+            var text = #"{"type":"status","command":"export","phase":null,"unit":"files","done":1,"total":2,"bytesDone":5,"bytesTotal":null,"percent":50,"bytesPerSecond":1.5,"etaSeconds":null,"elapsedSeconds":0.5,"current":null}"#
+            text = text.replacingOccurrences(of: bad.key, with: bad.value)
+            let v = try #require(parseJSON(text), "\(text)")
+            #expect(validate(v, against: status) != [], "accepted: \(text)")
+        }
+        #expect(parseJSON(#"{"a":1,"a":2}"#) == nil && parseJSON("[1,]") == nil && parseJSON(#"{"a":1} x"#) == nil)
+        #expect(parseJSON("12")?.int == 12 && parseJSON("1.5") == .number(1.5))
+    }
+
     /// Modes are integers and paths `{silo, path}` in ls, in restore's change list, as in the manifest's mode.
     @Test func modesAndPathsHaveOneShape() throws {
         let t = TempDir(); defer { t.remove() }
