@@ -33,7 +33,9 @@ enum Main {
         Signals.install()
         let argv = Argv(Array(CommandLine.arguments.dropFirst()), root: CairnCommand.self)
         Out.jsonMode = argv.json
-        exit(run(argv))
+        let code = run(argv)
+        Out.flush()
+        exit(code)
     }
 
     /// Runs the command line; returns the exit code.

@@ -14,19 +14,56 @@ import Foundation
 import Glibc
 #endif
 
-/// Writes to stdout / stderr with write(2) (no buffering surprises when the process exits).
+/// Writes to stdout (buffered; flushed after every JSON line so consumers see events as they
+/// happen, and at exit) and stderr (unbuffered, after flushing stdout so the order holds).
+/// Every write goes through here (never `print`), so nothing is reordered.
 enum Out {
+    private final class Buffer: @unchecked Sendable {
+        var mutex = pthread_mutex_t()
+        var bytes: [UInt8] = []
+        init() { pthread_mutex_init(&mutex, nil) }
+    }
+    private static let buffer = Buffer()
+
     /// `--json` was given. Set once by `main` before any command runs.
     nonisolated(unsafe) static var jsonMode = false
     /// JSON goes to stderr because stdout carries data. Set by such commands before any output.
     nonisolated(unsafe) static var jsonToStderr = false
 
-    static func line(_ s: String) { write(1, s + "\n") }
+    static func line(_ s: String) { write(1, s + "\n", flush: false) }
     static func err(_ s: String) { write(2, s + "\n") }
 
-    /// Writes all of `s` to `fd` (retrying short writes and EINTR).
-    static func write(_ fd: Int32, _ s: String) {
-        var bytes = Array(s.utf8)
+    /// Writes `s` to `fd`: stdout through the buffer (written out when `flush` or past 64 KiB),
+    /// stderr at once (after the buffer).
+    static func write(_ fd: Int32, _ s: String, flush: Bool = true) {
+        pthread_mutex_lock(&buffer.mutex)
+        defer { pthread_mutex_unlock(&buffer.mutex) }
+        if fd == 1 {
+            buffer.bytes.append(contentsOf: s.utf8)
+            if flush || buffer.bytes.count >= 64 << 10 { drain() }
+            return
+        }
+        drain()
+        writeAll(fd, Array(s.utf8))
+    }
+
+    /// Writes out buffered stdout (at exit).
+    static func flush() {
+        pthread_mutex_lock(&buffer.mutex)
+        drain()
+        pthread_mutex_unlock(&buffer.mutex)
+    }
+
+    /// Called with the mutex held.
+    private static func drain() {
+        if buffer.bytes.isEmpty { return }
+        writeAll(1, buffer.bytes)
+        buffer.bytes.removeAll(keepingCapacity: true)
+    }
+
+    /// All of `bytes` to `fd`, retrying short writes and EINTR.
+    private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+        var bytes = bytes
         bytes.withUnsafeMutableBytes { buf in
             var off = 0
             while off < buf.count {

@@ -78,7 +78,7 @@ struct LsCmd: ParsableCommand {
             let s = try r.resolve(snapshot)
             let reader = r.makeReader()
             var first = true
-            if global.json { print("[") }
+            if global.json { Out.line("[") }
             try r.list(s, path: path, recursive: recursive, reader: reader) { le in
                 let e = le.entry
                 if global.json {
@@ -87,7 +87,7 @@ struct LsCmd: ParsableCommand {
                                         target: e.target, sqlite: e.flags & TreeEntry.flagSQLite != 0)
                     let enc = JSONEncoder()
                     enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                    print((first ? "  " : ", ") + String(decoding: try enc.encode(j), as: UTF8.self))
+                    Out.line((first ? "  " : ", ") + String(decoding: try enc.encode(j), as: UTF8.self))
                     first = false
                 } else {
                     let t: String = e.kind == .directory ? "d" : e.kind == .symlink ? "l" : "-"
@@ -96,7 +96,7 @@ struct LsCmd: ParsableCommand {
                     Out.line("\(m) \(String(e.size).leftPad(12)) \(formatTime(e.mtimeNs)) \(name)\(e.target.map { " -> \($0)" } ?? "")")
                 }
             }
-            if global.json { print("]") }
+            if global.json { Out.line("]") }
         }
     }
 }

@@ -115,6 +115,7 @@ enum Signals {
     static func forcedExit(_ sig: Int32) -> Never {
         Cleanup.now()
         _ = Report.error(Cancellation.error(for: sig))
+        Out.flush()
         _exit(128 + sig)
     }
 }

@@ -238,7 +238,9 @@ private func totals(_ v: [Int]) -> String {
                                    (["latest", "xyz"], 18, "'xyz' is not a snapshot reference"),
                                    (["latest", "latest", "--json", "--json-lines"], 18, "cannot be combined")] {
             let r = try cairn(repo, ["diff"] + args)
-            #expect(r.status == code && r.stderr.contains(text) && r.stderr.split(separator: "\n").count == 1, "\(args): \(r.stderr)")
+            // Under --json the error is one JSON object on stdout instead (Docs/JSON.md).
+            let out = args.contains("--json") ? r.stdout : r.stderr
+            #expect(r.status == code && out.contains(text) && out.split(separator: "\n").count == 1, "\(args): \(r.stderr)")
         }
     }
 

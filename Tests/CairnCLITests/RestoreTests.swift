@@ -101,8 +101,9 @@ import Glibc
         #expect(dryTotals?["modified"] as? Int == 3)
         #expect(dryTotals?["metadataOnly"] as? Int == 1)
         let changes = (jsonFields(dry)["changes"] as? [[String: Any]]) ?? []
-        #expect(changes.contains { $0["change"] as? String == "-" && $0["path"] as? String == "app/d2/extra.bin" })
-        #expect(changes.contains { $0["change"] as? String == "m" && $0["path"] as? String == "app/d3/f3.bin" })
+        // Paths are {silo, path} in every JSON output (Docs/JSON.md).
+        #expect(changes.contains { $0["change"] as? String == "-" && $0["silo"] as? String == "app" && $0["path"] as? String == "d2/extra.bin" })
+        #expect(changes.contains { $0["change"] as? String == "m" && $0["silo"] as? String == "app" && $0["path"] as? String == "d3/f3.bin" })
         let human = try cairn(repo, ["restore", id, "--dry-run", "--verbose"])
         #expect(human.stdout.contains("+ app/d1/f1.bin") && human.stdout.contains("M app/d0/f0.bin") && human.stdout.contains("dry run: nothing changed"))
 
