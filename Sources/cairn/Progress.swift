@@ -179,20 +179,28 @@ struct ProgressText {
         fields.append((s.percent.map { String(format: "%3.0f%%", $0) } ?? "", 5))
         fields.append((s.total.map { "\(s.done)/\($0) \(s.unit)" } ?? "\(s.done) \(s.unit)", 4))
         if s.bytesDone > 0 || s.bytesTotal != nil {
-            fields.append((s.bytesTotal.map { "\(ByteFormat.human(s.bytesDone))/\(ByteFormat.human($0))" } ?? ByteFormat.human(s.bytesDone), 3))
+            fields.append((s.bytesTotal.map { "\(ByteFormat.human(s.bytesDone))/\(ByteFormat.human($0))" } ?? ByteFormat.human(s.bytesDone), 2))
             fields.append(("\(ByteFormat.human(UInt64(max(0, min(rate, 1e18)))))/s", 1))
         }
-        fields.append((eta.map { "ETA \(ProgressText.clock($0))" } ?? "", 2))
+        fields.append((eta.map { "ETA \(ProgressText.clock($0))" } ?? "", 3))
         fields = fields.filter { !$0.text.isEmpty }
         // Drop the least useful fields until the fixed part leaves room (or nothing is left to drop).
         func joined(_ f: [(text: String, priority: Int)]) -> String { f.map(\.text).joined(separator: "  ") }
-        while fields.count > 1, Columns.width(joined(fields)) > limit {
-            if let i = fields.indices.min(by: { fields[$0].priority < fields[$1].priority }) { fields.remove(at: i) }
+        // The path is worth more than the rate and the byte counts once it would be cut to a stub.
+        let pathRoom = s.currentEscaped.map { min(24, limit / 3, Columns.width($0)) } ?? 0
+        func dropLeast(minPriority: Int) -> Bool {
+            guard let i = fields.indices.filter({ fields[$0].priority >= minPriority }).min(by: { fields[$0].priority < fields[$1].priority }) else { return false }
+            fields.remove(at: i)
+            return true
+        }
+        while fields.count > 1, Columns.width(joined(fields)) > limit { _ = dropLeast(minPriority: 0) }
+        while pathRoom > 0, fields.count > 1, limit - Columns.width(joined(fields)) - 2 < pathRoom, fields.contains(where: { $0.priority < 4 }) {
+            _ = dropLeast(minPriority: 0)
         }
         var text = Columns.truncate(joined(fields), to: limit)
         if let cur = s.currentEscaped {
             let room = limit - Columns.width(text) - 2
-            if room >= 8 { text += "  " + Columns.middle(cur, to: room) }
+            if room >= min(8, Columns.width(cur)), room > 0 { text += "  " + Columns.middle(cur, to: room) }
         }
         return text
     }
