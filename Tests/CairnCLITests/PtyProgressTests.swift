@@ -37,7 +37,7 @@ import Glibc
         }
     }
 
-    @Test(arguments: [80, 40]) func lineFitsTheTerminal(width: Int) throws {
+    @Test(arguments: [200, 80, 40]) func lineFitsTheTerminal(width: Int) throws {
         let t = TempDir(); defer { t.remove() }
         let repo = try fixture(t, stall: false)
         let p = try PtyProcess(cairnBinary(), ["snapshot", "--repo", repo], columns: UInt16(width), env: ["CAIRN_PROGRESS_AFTER": "0"])
@@ -46,10 +46,13 @@ import Glibc
         let progress = segs.filter { $0.hasPrefix("snapshot") && !$0.contains("saved") }
         #expect(!progress.isEmpty, "no progress line drawn: \(segs)")
         expectFits(progress, width: width, "snapshot")
-        // Percent and totals are there on 80 columns; the path is shortened in the middle.
+        // Percent and totals are there on 80 columns, the path shortened in the middle; a wide
+        // terminal also gets bytes done/total and the rate.
         if width == 80 {
-            #expect(progress.contains { $0.contains("%") && $0.contains("/120 files") && $0.contains("/s") }, "\(progress)")
-            #expect(progress.contains { $0.contains("...") }, "long paths are not shortened: \(progress)")
+            #expect(progress.contains { $0.contains("%") && $0.contains("/120 files") && $0.contains("...") }, "\(progress)")
+        }
+        if width == 200 {
+            #expect(progress.contains { $0.contains("%") && $0.contains("/120 files") && $0.contains("iB/s") && $0.contains(" KiB/") }, "\(progress)")
         }
     }
 
