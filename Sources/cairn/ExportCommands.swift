@@ -113,6 +113,10 @@ struct ImportCmd: ParsableCommand {
             let r = try global.open("import")
             let importer = SnapshotImporter(repository: r, options: ImportOptions(asSilo: asSilo, tags: tag, maxSize: maxSize))
             let progress = Progress("import")
+            if progress.enabled && archive != "-", let s = try? ArchiveSummary.inspect(path: archive) {
+                // Totals from the central directory (loose entries outside folders are not counted: a lower bound).
+                progress.setTotal(files: s.folders.reduce(0) { $0 + $1.files }, bytes: s.folders.reduce(0) { $0 + $1.bytes })
+            }
             importer.onProgress = { files, bytes in progress.update(done: files, bytes: bytes) }
             let result: ImportResult
             if archive == "-" {
