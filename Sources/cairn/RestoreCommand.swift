@@ -24,8 +24,10 @@ struct RestoreCmd: ParsableCommand {
     @Flag(name: .long, help: "Proceed although processes hold silo files open.") var force = false
     @Flag(name: .long, help: "Only complete or roll back an interrupted restore.") var recover = false
     @Flag(name: .long, help: "With --dry-run, list every changed path.") var verbose = false
+    @Flag(name: .long, help: "As root, restore owners by the stored numeric uid/gid, not by user and group name.") var numericOwner = false
 
-    struct ChangeJSON: Encodable { var change: String; var path: String }
+    /// `path` as text, `pathBytes` (base64) when not valid UTF-8 (Docs/Format.md, "Names in JSON").
+    struct ChangeJSON: Encodable { var change: String; var path: String; var pathBytes: String? }
 
     func run() throws {
         try guarded {
@@ -43,11 +45,12 @@ struct RestoreCmd: ParsableCommand {
             o.safetySnapshot = !noSafetySnapshot
             o.force = force
             o.wait = global.wait
+            o.numericOwner = numericOwner
             let restorer = Restorer(repository: r, options: o)
             var changes: [ChangeJSON] = []
             if dryRun && (verbose || global.json) {
                 restorer.onChange = { marker, path in
-                    if global.json { changes.append(ChangeJSON(change: marker, path: path)) } else { Out.line("\(marker) \(path)") }
+                    if global.json { changes.append(ChangeJSON(change: marker, path: path.jsonText, pathBytes: path.jsonBase64)) } else { Out.line("\(marker) \(path.escaped)") }
                 }
             }
             let progress = ProgressLine()

@@ -34,6 +34,8 @@ public struct RestoreOptions: Sendable {
     public var force = false
     /// Seconds to wait for another restore to finish.
     public var wait: Double = 60
+    /// As root, restore owners by the stored uid/gid even when the stored names exist here.
+    public var numericOwner = false
     public init() {}
 }
 
@@ -150,6 +152,7 @@ public final class Restorer {
 
         let m = Materializer(repository: repo, reader: reader)
         m.onProgress = onProgress
+        m.numericOwner = options.numericOwner
         if let to = options.to {
             try restoreTo(to, plans: plans, materializer: m)
         } else {
@@ -293,7 +296,7 @@ public final class Restorer {
         } else {
             let root = try repo.tree(p.tree, reader: reader, path: p.name)
             guard let e = root.entries.first else { throw CairnError(.integrity, "silo '\(p.name)' of this snapshot holds no file") }
-            try m.writeEntry(e, at: staging, display: p.name + "/" + e.name)
+            try m.writeEntry(e, at: staging, display: p.name + "/" + e.name.escaped)
         }
         // Every file and directory of the staging tree is durable before the swap.
         try m.finishSync(root: staging)
