@@ -119,6 +119,10 @@ public struct TreeEntry: Sendable, Equatable {
 public struct HardLinkKey: Sendable, Hashable {
     public var device: UInt64
     public var inode: UInt64
+    public init(device: UInt64, inode: UInt64) {
+        self.device = device
+        self.inode = inode
+    }
 }
 
 /// A directory node: entries sorted by name bytes.
