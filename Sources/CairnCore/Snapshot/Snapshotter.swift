@@ -171,7 +171,7 @@ public final class Snapshotter {
             return try walkDirectory(fd, path: FileName(utf8: path), rel: FileName(bytes: []), parent: parent, matcher: matcher, counts: &counts)
         }
         let name = FileName(utf8: FS.basename(path))
-        guard let e = try entry(in: fd, name: name, path: FileName(utf8: path), rel: name, stat: st, parent: parent?.entry(named: name),
+        guard let e = try entry(in: fd, name: name, dir: FileName(utf8: dirPath), rel: FileName(bytes: []), stat: st, parent: parent?.entry(named: name),
                                 counts: &counts, matcher: matcher) else {
             throw CairnError(.siloFailed, "silo '\(silo.name)': \(path) cannot be read", path: path)
         }
@@ -188,16 +188,14 @@ public final class Snapshotter {
         var entries: [TreeEntry] = []
         entries.reserveCapacity(names.count)
         for name in names {
-            let relPath = rel.appending(name)
-            if matcher.active && matcher.excludes(relPath, name: name) { continue }
+            if matcher.active && matcher.excludes(rel.appending(name), name: name) { continue }
             if isSQLiteSibling(name, among: names, in: fd, dir: path) { continue }
-            let full = path.appending(name)
             let st: FileStat
-            do { st = try FS.At.lstat(fd, name, display: full.escaped) } catch let e as CairnError {
-                warnings.append("\(full.escaped): skipped (\(e.message))")
+            do { st = try FS.At.lstat(fd, name, display: path.appending(name).escaped) } catch let e as CairnError {
+                warnings.append("\(path.appending(name).escaped): skipped (\(e.message))")
                 continue
             }
-            if let e = try entry(in: fd, name: name, path: full, rel: relPath, stat: st, parent: parent?.entry(named: name), counts: &counts, matcher: matcher) {
+            if let e = try entry(in: fd, name: name, dir: path, rel: rel, stat: st, parent: parent?.entry(named: name), counts: &counts, matcher: matcher) {
                 entries.append(e)
             }
         }
@@ -226,17 +224,20 @@ public final class Snapshotter {
         return false
     }
 
-    /// Builds the entry for `name` in the directory open as `fd` (full path `path`), storing its
-    /// content when needed. Nil when skipped.
-    func entry(in fd: Int32, name: FileName, path: FileName, rel: FileName, stat st: FileStat, parent: TreeEntry?, counts: inout Counts,
+    /// Builds the entry for `name` in the directory open as `fd` (full path `dir`, silo-relative
+    /// `rel`), storing its content when needed. Nil when skipped. Paths are built only when
+    /// needed (directories, files read, messages): the unchanged-file path allocates none.
+    func entry(in fd: Int32, name: FileName, dir: FileName, rel parentRel: FileName, stat st: FileStat, parent: TreeEntry?, counts: inout Counts,
                matcher: ExcludeMatcher) throws -> TreeEntry? {
         var e = TreeEntry(name: name, kind: .file, mode: st.mode, mtimeNs: 0, inode: st.inode, size: st.size)
         e.mtime = st.mtime
         e.ctime = st.ctime
         e.owner = accounts.ownership(uid: st.uid, gid: st.gid)
-        progress.currentPath = path
+        var path: FileName { dir.appending(name) }
         switch st.kind {
         case .directory:
+            let rel = parentRel.appending(name)
+            let path = path
             e.kind = .directory
             e.size = 0
             counts.dirs += 1
@@ -263,6 +264,7 @@ public final class Snapshotter {
             if st.links > 1 { e.device = st.device }
             let wasSQLite = parent.map { $0.flags & TreeEntry.flagSQLite != 0 } ?? false
             let fp = wasSQLite ? path.utf8String.map { SQLiteCapture.fingerprint($0) } ?? 0 : 0
+            progress.currentPath = dir
             if let p = parent, p.kind == .file, p.size == st.size, p.mtime == st.mtime, p.ctime == st.ctime,
                p.inode == st.inode, p.fingerprint == fp, p.flags & TreeEntry.flagChangedWhileReading == 0 {
                 // Unchanged: reuse the content refs; the metadata is this stat's.
@@ -273,6 +275,8 @@ public final class Snapshotter {
                 e.links = links
                 e.device = device
             } else {
+                let path = path
+                progress.currentPath = path
                 do {
                     guard try readFile(in: fd, name: name, path: path, stat: st, into: &e, counts: &counts) else { return nil }
                 } catch let err as CairnError where err.code == .io {

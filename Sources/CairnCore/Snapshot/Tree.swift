@@ -204,6 +204,7 @@ public struct Tree: Sendable, Equatable {
         var entries: [TreeEntry] = []
         entries.reserveCapacity(Int(n))
         var previous: FileName?
+        var lastOwner: Ownership?
         for _ in 0..<n {
             let name = FileName(bytes: try r.blob())
             guard let kind = NodeKind(rawValue: try r.u8()) else { throw r.truncated() }
@@ -226,7 +227,14 @@ public struct Tree: Sendable, Equatable {
                 case 0: break
                 case 1:
                     guard let uid = UInt32(exactly: try r.uvarint()), let gid = UInt32(exactly: try r.uvarint()) else { throw r.truncated() }
-                    e.owner = Ownership(uid: uid, gid: gid, user: Array(try r.blob()), group: Array(try r.blob()))
+                    let user = try r.blob(), group = try r.blob()
+                    // Most entries repeat the previous owner: share its record (no new arrays).
+                    if let o = lastOwner, o.uid == uid, o.gid == gid, o.user.elementsEqual(user), o.group.elementsEqual(group) {
+                        e.owner = o
+                    } else {
+                        e.owner = Ownership(uid: uid, gid: gid, user: Array(user), group: Array(group))
+                        lastOwner = e.owner
+                    }
                 default: throw r.truncated()
                 }
                 e.links = try r.uvarint()

@@ -15,9 +15,15 @@ public final class Accounts {
 
     public init() {}
 
-    /// The ownership record of a stat result (names empty when the ids have none).
+    private var last: Ownership?
+
+    /// The ownership record of a stat result (names empty when the ids have none). Repeats of
+    /// the previous ids (most entries of a tree) reuse its record.
     public func ownership(uid: UInt32, gid: UInt32) -> Ownership {
-        Ownership(uid: uid, gid: gid, user: userName(uid), group: groupName(gid))
+        if let l = last, l.uid == uid, l.gid == gid { return l }
+        let o = Ownership(uid: uid, gid: gid, user: userName(uid), group: groupName(gid))
+        last = o
+        return o
     }
 
     public func userName(_ uid: UInt32) -> [UInt8] {

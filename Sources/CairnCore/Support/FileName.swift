@@ -7,6 +7,10 @@
 // single `Character`, and decoding replaces invalid UTF-8. `String` appears only at the
 // edges: `escaped` for human output and `FileName(utf8:)` for names typed by a user.
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One path component or a relative path, held as raw bytes.
 public struct FileName: Sendable, Hashable, Comparable, CustomStringConvertible, ExpressibleByStringLiteral {
     /// The raw bytes, exactly as on disk.
@@ -22,7 +26,19 @@ public struct FileName: Sendable, Hashable, Comparable, CustomStringConvertible,
     public init(stringLiteral s: String) { bytes = Array(s.utf8) }
 
     /// Byte-wise lexicographic order (the order of entries in a tree and a ZIP export).
-    public static func < (a: FileName, b: FileName) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+    public static func < (a: FileName, b: FileName) -> Bool { compare(a.bytes, b.bytes) < 0 }
+
+    public static func == (a: FileName, b: FileName) -> Bool { a.bytes.count == b.bytes.count && compare(a.bytes, b.bytes) == 0 }
+
+    public func hash(into h: inout Hasher) { bytes.withUnsafeBytes { h.combine(bytes: $0) } }
+
+    /// memcmp order, then length (the hot comparison of walks, tree searches and merges).
+    static func compare(_ a: [UInt8], _ b: [UInt8]) -> Int32 {
+        let n = Swift.min(a.count, b.count)
+        let c = n == 0 ? 0 : a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in memcmp(pa.baseAddress!, pb.baseAddress!, n) } }
+        if c != 0 { return c }
+        return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
+    }
 
     public var isEmpty: Bool { bytes.isEmpty }
 
