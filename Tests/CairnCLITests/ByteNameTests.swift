@@ -79,6 +79,10 @@ import Glibc
         let targets = Set(rows.compactMap { FileName.fromJSON(text: $0["target"] as? String, base64: $0["targetBytes"] as? String) })
         #expect(targets.contains(FileName(bytes: [0x2E, 0x2E, 0x2F, 0xFE])) && targets.contains(FileName(bytes: [0x61, 0x2F, 0xCC, 0x81])))
 
+        // `cat` of a path given as raw bytes on the command line (the shell passes 0xFF 0xFE).
+        let cat = try sh("'\(cairnBinary())' cat \(id) \"names/$(printf '\\377\\376')\" --repo '\(repo)'")
+        #expect(cat.status == 0 && cat.stdoutBytes == Array("content 0\n".utf8) + [0xFF, 0xFE], "\(cat.stderr)")
+
         // Damage the live silo, restore in place: the bytes come back and the repository stays usable.
         #expect(unlinkBytes(live.appending(FileName(bytes: [0xFF, 0xFE]))))
         try writeFile(bytes: live.appending(FileName(bytes: [0xC3, 0xA9])), Array("changed".utf8))
@@ -113,6 +117,26 @@ import Glibc
         let ls1 = try cairn(repo, ["ls", "-r", id, "names", "--json"]).stdout
         let ls2 = try cairn(repo2, ["ls", "-r", imported, "names", "--json"]).stdout
         #expect(ls1 == ls2)
+    }
+
+    /// Excluded live files are carried through an in-place restore by their bytes too.
+    @Test func excludedNonUTF8NamesSurviveInPlaceRestore() throws {
+        let t = TempDir("cairn-bytes-ex"); defer { t.remove() }
+        let live = FileName(utf8: t.sub("ex"))
+        try makeDirectory(bytes: live)
+        try makeDirectory(bytes: live.appending(FileName(bytes: [0xE9])))
+        try writeFile(bytes: live.appending(FileName(bytes: [0xE9, 0x2F, 0xFF] + Array(".tmp".utf8))), Array("excluded".utf8))
+        try writeFile(bytes: live.appending(FileName(bytes: [0xFE])), Array("kept".utf8))
+        // Directory mtimes are not compared: carrying excluded files in touches their directory.
+        let want = try byteTreeDigest(live, ByteDigestOptions(mtimes: false))
+        let repo = t.sub("repo")
+        #expect(try cairn(repo, ["init"]).status == 0)
+        #expect(try cairn(repo, ["silo", "add", "ex", t.sub("ex"), "--exclude", "*.tmp"]).status == 0)
+        let id = try snapshotId(repo)
+        #expect(unlinkBytes(live.appending(FileName(bytes: [0xFE]))))
+        let r = try cairn(repo, ["restore", id])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try byteTreeDigest(live, ByteDigestOptions(mtimes: false)) == want)
     }
 
     func unlinkBytes(_ p: FileName) -> Bool { p.withCString { unlink($0) } == 0 }

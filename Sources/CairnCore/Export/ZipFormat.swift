@@ -2,7 +2,7 @@
 // reader: signatures, limits, the ZIP64 rules, name checks, DOS times and record encoders.
 //
 // Layout rules (deterministic, so `ZipWriter.estimateStoredSize` is exact):
-// - Every entry: local header with flags bit 3 (data descriptor) and bit 11 (UTF-8), CRC and
+// - Every entry: local header with flags bit 3 (data descriptor) and bit 11 (UTF-8; only for names that are valid UTF-8), CRC and
 //   sizes zero in the local header, then an extended-timestamp extra (0x5455, mtime only).
 // - The local header carries a ZIP64 extra (0x0001, both sizes zero, 32-bit size fields
 //   0xFFFFFFFF) exactly when the entry's size is unknown when it starts or may reach 4 GiB

@@ -255,8 +255,9 @@ public struct Tree: Sendable, Equatable {
             case .symlink:
                 e.target = FileName(bytes: try r.blob())
             }
-            // Binary search and merges rely on strictly increasing names.
-            if let p = previous, !(p < name) {
+            // Binary search and merges rely on increasing names: strictly in CTR2; CTR1 (whose
+            // writer decoded names lossily) may repeat one.
+            if let p = previous, v2 ? !(p < name) : name < p {
                 throw CairnError(.integrity, "\(what) lists \(name.escaped) out of byte order (after \(p.escaped)); run `cairn check --read-data`", offset: UInt64(r.position))
             }
             previous = name
