@@ -70,6 +70,12 @@ import Testing
         let one = Array(Tree(entries: [dup]).encode().dropFirst(5))
         w.uvarint(2); w.raw(one); w.raw(one)
         #expect(throws: CairnError.self) { try Tree.decode(w.bytes) }
+        // Names that are not one path component.
+        for bad: [UInt8] in [[], [0x2E], [0x2E, 0x2E], Array("../x".utf8), Array("a/b".utf8), [0x61, 0x00]] {
+            var e = dup
+            e.name = FileName(bytes: bad)
+            #expect(throws: CairnError.self) { try Tree.decode(Tree(entries: [e]).encode()) }
+        }
         // Nanoseconds of 10^9 or more, a mode past 32 bits, an unknown owner tag.
         func patched(_ body: (inout BinaryWriter) -> Void) -> [UInt8] {
             var w = BinaryWriter()

@@ -207,6 +207,10 @@ public struct Tree: Sendable, Equatable {
         var lastOwner: Ownership?
         for _ in 0..<n {
             let name = FileName(bytes: try r.blob())
+            // A name is one path component: "", ".", "..", "/" or NUL would let a restore escape its target.
+            guard name.isValidComponent else {
+                throw CairnError(.integrity, "\(what) holds the entry name \(name.escaped), which is not a single path component; run `cairn check --read-data`", offset: UInt64(r.position))
+            }
             guard let kind = NodeKind(rawValue: try r.u8()) else { throw r.truncated() }
             var e = TreeEntry(name: name, kind: kind, mode: 0, mtimeNs: 0)
             e.flags = try r.u8()
