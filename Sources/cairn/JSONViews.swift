@@ -5,9 +5,9 @@
 import CairnCore
 
 /// Splits "SILO/rel/path" into the silo name and the silo-relative path (silo names hold no "/").
-func splitSiloPath(_ full: String) -> (silo: String, path: String) {
-    guard let slash = full.firstIndex(of: "/") else { return (full, "") }
-    return (String(full[..<slash]), String(full[full.index(after: slash)...]))
+func splitSiloPath(_ full: FileName) -> (silo: String, path: FileName) {
+    guard let slash = full.bytes.firstIndex(of: 0x2F) else { return (full.jsonText, FileName(bytes: [])) }
+    return (FileName(bytes: full.bytes[..<slash]).jsonText, FileName(bytes: full.bytes[(slash + 1)...]))
 }
 
 /// `policy show` / `policy set`: always an object; `set` says whether a policy is stored.

@@ -23,9 +23,9 @@ struct ProgressState: Sendable {
     var bytesDone: UInt64 = 0
     var bytesTotal: UInt64?
     /// The path being worked on, when known (raw; see `currentEscaped`).
-    var current: String?
+    var current: FileName?
     /// `current` safe for a terminal and for JSON consumers (FileName.escape).
-    var currentEscaped: String? { current.map { FileName.escape(Array($0.utf8)) } }
+    var currentEscaped: String? { current?.escaped }
     /// A sub-step of the command (prune: mark, repack).
     var phase: String?
 
@@ -111,7 +111,7 @@ final class Progress {
     }
 
     /// Records new counters and shows them when it is time.
-    func update(done: Int, bytes: UInt64, current: String? = nil, phase: String? = nil) {
+    func update(done: Int, bytes: UInt64, current: FileName? = nil, phase: String? = nil) {
         state.done = done
         state.bytesDone = bytes
         if let current { state.current = current }

@@ -54,15 +54,37 @@ struct ShowCmd: ParsableCommand {
     }
 }
 
+/// One `ls --json` row. Names use the lossless encoding of Docs/Format.md ("Names in JSON"):
+/// `path`/`target` hold text, `pathBytes`/`targetBytes` the raw bytes in base64 when the
+/// name is not valid UTF-8.
 struct LsEntryJSON: Encodable {
     var silo: String
     var path: String
+    var pathBytes: String?
     var type: String
     var mode: UInt32
     var size: UInt64
     var mtimeNs: Int64
     var target: String?
+    var targetBytes: String?
     var sqlite: Bool
+    var uid: UInt32?
+    var gid: UInt32?
+    var links: UInt64?
+}
+
+/// Command-line paths as bytes: a shell hands over raw bytes, which Swift's `String` arguments
+/// may have repaired (invalid UTF-8 replaced). The raw argv entry that decodes to `s` is used.
+enum RawArgument {
+    static func bytes(_ s: String) -> FileName {
+        for i in 1..<Int(CommandLine.argc) {
+            guard let p = CommandLine.unsafeArgv[i] else { continue }
+            if String(cString: p) == s {
+                return FileName(bytes: UnsafeBufferPointer(start: UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self), count: strlen(p)))
+            }
+        }
+        return FileName(utf8: s)
+    }
 }
 
 struct LsCmd: ParsableCommand {
@@ -79,12 +101,14 @@ struct LsCmd: ParsableCommand {
             let reader = r.makeReader()
             var first = true
             if global.json { Out.line("[") }
-            try r.list(s, path: path, recursive: recursive, reader: reader) { le in
+            try r.list(s, path: path.map(RawArgument.bytes), recursive: recursive, reader: reader) { le in
                 let e = le.entry
                 if global.json {
                     let (siloName, rel) = splitSiloPath(le.path)
-                    let j = LsEntryJSON(silo: siloName, path: rel, type: e.kind.name, mode: e.mode, size: e.size, mtimeNs: e.mtimeNs,
-                                        target: e.target, sqlite: e.flags & TreeEntry.flagSQLite != 0)
+                    let j = LsEntryJSON(silo: siloName, path: rel.jsonText, pathBytes: rel.jsonBase64, type: e.kind.name, mode: e.mode,
+                                        size: e.size, mtimeNs: e.mtimeNs, target: e.target?.jsonText, targetBytes: e.target?.jsonBase64,
+                                        sqlite: e.flags & TreeEntry.flagSQLite != 0, uid: e.owner?.uid, gid: e.owner?.gid,
+                                        links: e.links > 1 ? e.links : nil)
                     let enc = JSONEncoder()
                     enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                     Out.line((first ? "  " : ", ") + String(decoding: try enc.encode(j), as: UTF8.self))
@@ -92,8 +116,8 @@ struct LsCmd: ParsableCommand {
                 } else {
                     let t: String = e.kind == .directory ? "d" : e.kind == .symlink ? "l" : "-"
                     let m = String(format: "%@%04o", t, e.mode)
-                    let name = e.kind == .directory ? le.path + "/" : le.path
-                    Out.line("\(m) \(String(e.size).leftPad(12)) \(formatTime(e.mtimeNs)) \(name)\(e.target.map { " -> \($0)" } ?? "")")
+                    let name = le.path.escaped + (e.kind == .directory ? "/" : "")
+                    Out.line("\(m) \(String(e.size).leftPad(12)) \(formatTime(e.mtimeNs)) \(name)\(e.target.map { " -> \($0.escaped)" } ?? "")")
                 }
             }
             if global.json { Out.line("]") }
@@ -119,9 +143,9 @@ struct CatCmd: ParsableCommand {
             let r = try global.open("cat")
             let s = try r.resolve(snapshot)
             let reader = r.makeReader()
-            let le = try r.lookup(s, path: path, reader: reader)
+            let le = try r.lookup(s, path: RawArgument.bytes(path), reader: reader)
             let out = PosixFile(fd: 1, path: "stdout")
-            try r.readContent(le.entry, path: le.path, reader: reader) { try out.write($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, count: $0.count) }
+            try r.readContent(le.entry, path: le.path.escaped, reader: reader) { try out.write($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, count: $0.count) }
         }
     }
 }

@@ -24,15 +24,21 @@ struct RestoreCmd: ParsableCommand {
     @Flag(name: .long, help: "Proceed although processes hold silo files open.") var force = false
     @Flag(name: .long, help: "Only complete or roll back an interrupted restore.") var recover = false
     @Flag(name: .long, help: "With --dry-run, list every changed path.") var verbose = false
+    @Flag(name: .long, help: "As root, restore owners by the stored numeric uid/gid, not by user and group name.") var numericOwner = false
 
-    /// A dry-run change; the path as `{silo, path}` like every JSON path (Docs/JSON.md).
+    /// A dry-run change; the path as `{silo, path}` like every JSON path (Docs/JSON.md), with
+    /// `pathBytes` (base64) when not valid UTF-8 (Docs/Format.md, "Names in JSON").
     struct ChangeJSON: Encodable {
         var change: String
         var silo: String
         var path: String
-        init(change: String, path full: String) {
+        var pathBytes: String?
+        init(change: String, path full: FileName) {
             self.change = change
-            (silo, path) = splitSiloPath(full)
+            let (s, rel) = splitSiloPath(full)
+            silo = s
+            path = rel.jsonText
+            pathBytes = rel.jsonBase64
         }
     }
 
@@ -52,11 +58,12 @@ struct RestoreCmd: ParsableCommand {
             o.safetySnapshot = !noSafetySnapshot
             o.force = force
             o.wait = global.wait
+            o.numericOwner = numericOwner
             let restorer = Restorer(repository: r, options: o)
             var changes: [ChangeJSON] = []
             if dryRun && (verbose || global.json) {
                 restorer.onChange = { marker, path in
-                    if global.json { changes.append(ChangeJSON(change: marker, path: path)) } else { Out.line("\(marker) \(path)") }
+                    if global.json { changes.append(ChangeJSON(change: marker, path: path)) } else { Out.line("\(marker) \(path.escaped)") }
                 }
             }
             let progress = Progress("restore")

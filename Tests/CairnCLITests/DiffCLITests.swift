@@ -71,7 +71,8 @@ private func chg(_ kind: String, _ silo: String, _ path: String, oldPath: String
     return #"{"silo":\#(s(silo)),"kind":\#(s(kind)),"path":\#(s(path)),"oldPath":\#(s(oldPath)),"oldKind":\#(s(oldKind)),"#
         + #""newKind":\#(s(newKind)),"oldSize":\#(n(oldSize)),"newSize":\#(n(newSize)),"sizeDelta":\#(delta),"#
         + #""contentBytesChanged":\#(content),"oldTarget":\#(s(oldTarget)),"newTarget":\#(s(newTarget)),"#
-        + #""oldMode":\#(n(oldMode)),"newMode":\#(n(newMode)),"oldMtimeNs":\#(n(oldMtime)),"newMtimeNs":\#(n(newMtime))}"#
+        + #""oldMode":\#(n(oldMode)),"newMode":\#(n(newMode)),"oldMtimeNs":\#(n(oldMtime)),"newMtimeNs":\#(n(newMtime)),"#
+        + #""pathBytes":null,"oldPathBytes":null,"oldTargetBytes":null,"newTargetBytes":null}"#
 }
 
 /// Totals keys in schema order: added, removed, modified, renamed, type changed, metadata

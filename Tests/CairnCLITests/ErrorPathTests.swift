@@ -21,7 +21,7 @@ import Glibc
         let t = TempDir(); defer { t.remove() }
         let repo = t.sub("repo")
         #expect(try cairn(repo, ["init"]).status == 0)
-        let cfg = try String(decoding: FS.readAll(repo + "/config.json"), as: UTF8.self).replacingOccurrences(of: "\"version\" : 1", with: "\"version\" : 99")
+        let cfg = try String(decoding: FS.readAll(repo + "/config.json"), as: UTF8.self).replacingOccurrences(of: "\"version\" : \(RepositoryConfig.currentVersion)", with: "\"version\" : 99")
         try FS.atomicWrite(repo + "/config.json", Array(cfg.utf8))
         let r = try cairn(repo, ["list"])
         #expect(r.status == 11)

@@ -10,15 +10,15 @@ private func blk(_ s: String) -> BlockId { BlockId.hash(Array(s.utf8)) }
 
 private func file(_ name: String, _ blocks: [(String, UInt64)], mode: UInt32 = 0o100644, mtime: Int64 = t0) -> TreeEntry {
     let refs = blocks.map { ContentRef(id: blk($0.0), length: $0.1) }
-    return TreeEntry(name: name, kind: .file, mode: mode, mtimeNs: mtime, size: refs.reduce(0) { $0 + $1.length }, content: refs)
+    return TreeEntry(name: FileName(utf8: name), kind: .file, mode: mode, mtimeNs: mtime, size: refs.reduce(0) { $0 + $1.length }, content: refs)
 }
 
 private func dir(_ name: String, _ id: BlockId) -> TreeEntry {
-    TreeEntry(name: name, kind: .directory, mode: 0o40755, mtimeNs: t0, subtree: id)
+    TreeEntry(name: FileName(utf8: name), kind: .directory, mode: 0o40755, mtimeNs: t0, subtree: id)
 }
 
 private func link(_ name: String, _ target: String) -> TreeEntry {
-    TreeEntry(name: name, kind: .symlink, mode: 0o120777, mtimeNs: t0, size: UInt64(target.utf8.count), target: target)
+    TreeEntry(name: FileName(utf8: name), kind: .symlink, mode: 0o120777, mtimeNs: t0, size: UInt64(target.utf8.count), target: FileName(utf8: target))
 }
 
 /// A file stored indirectly: one list block per group of data blocks.
@@ -28,7 +28,7 @@ private func indirect(_ name: String, _ groups: [[(String, UInt64)]], src: Memor
         let refs = g.map { ContentRef(id: blk($0.0), length: $0.1) }
         lists.append(ContentRef(id: src.addList(refs), length: refs.reduce(0) { $0 + $1.length }))
     }
-    return TreeEntry(name: name, kind: .file, mode: 0o100644, mtimeNs: t0, size: lists.reduce(0) { $0 + $1.length }, content: lists, indirect: true)
+    return TreeEntry(name: FileName(utf8: name), kind: .file, mode: 0o100644, mtimeNs: t0, size: lists.reduce(0) { $0 + $1.length }, content: lists, indirect: true)
 }
 
 /// Two snapshots covering every change kind. A: silos home, old. B: silos home, photos.
@@ -215,7 +215,7 @@ private final class RecordingSource: TreeSource {
     // 100 × 100 directories of 10 files: 100,000 files, 10,101 trees per side.
     let src = MemoryTreeSource()
     func f(_ n: Int, version: UInt64) -> TreeEntry {
-        TreeEntry(name: "f\(n % 10)", kind: .file, mode: 0o100644, mtimeNs: t0, size: 4096,
+        TreeEntry(name: FileName(utf8: "f\(n % 10)"), kind: .file, mode: 0o100644, mtimeNs: t0, size: 4096,
                   content: [ContentRef(id: BlockId(w0: UInt64(n), w1: version, w2: 7, w3: 7), length: 4096)])
     }
     var leaves: [[[TreeEntry]]] = (0..<100).map { i in (0..<100).map { j in (0..<10).map { k in f((i * 100 + j) * 10 + k, version: 0) } } }
@@ -235,7 +235,7 @@ private final class RecordingSource: TreeSource {
     src.resetCounters()
     let d = try diffTrees(silo: "big", a: a, b: b, source: src)
     #expect(d.changes.count == 10 && d.changes.allSatisfy { $0.kind == .modified && $0.contentBytesChanged == 4096 })
-    #expect(Set(d.changes.map(\.path)) == Set(changed))
+    #expect(Set(d.changes.map(\.path.escaped)) == Set(changed))
     #expect(d.totals.filesModified == 10 && d.totals.bytesAdded == 0 && d.totals.contentBytesChanged == 40960)
     // Depth 3: at most 2 × 3 × 10 + 2 trees; exactly both roots plus 10 middle and 10 leaf trees per side.
     #expect(src.treesLoaded <= 2 * 3 * 10 + 2)

@@ -10,16 +10,16 @@ import Glibc
 func digestSnapshot(_ r: Repository, _ snap: Snapshot, silo: String) throws -> [String: PathState] {
     let reader = r.makeReader()
     var out: [String: PathState] = [:]
-    try r.list(snap, path: silo, recursive: true, reader: reader) { le in
-        let rel = String(le.path.dropFirst(silo.count + 1))
+    try r.list(snap, path: FileName(utf8: silo), recursive: true, reader: reader) { le in
+        let rel = String(le.path.jsonText.dropFirst(silo.count + 1))
         let e = le.entry
         switch e.kind {
         case .directory: out[rel] = PathState(kind: "dir", mode: e.mode, mtimeNs: 0, size: 0, sha: "", target: "")
-        case .symlink: out[rel] = PathState(kind: "symlink", mode: 0, mtimeNs: 0, size: 0, sha: "", target: e.target ?? "")
+        case .symlink: out[rel] = PathState(kind: "symlink", mode: 0, mtimeNs: 0, size: 0, sha: "", target: e.target?.jsonText ?? "")
         case .file:
             let h = SHA256Hasher()
             h.reset()
-            try r.readContent(e, path: le.path, reader: reader) { h.update($0) }
+            try r.readContent(e, path: le.path.escaped, reader: reader) { h.update($0) }
             out[rel] = PathState(kind: "file", mode: e.mode, mtimeNs: e.mtimeNs, size: e.size, sha: h.finish().hex, target: "")
         }
     }
@@ -123,7 +123,7 @@ func digestSnapshot(_ r: Repository, _ snap: Snapshot, silo: String) throws -> [
         let reader = r.makeReader()
         let le = try r.lookup(snap, path: "dump/numbers.txt", reader: reader)
         var got: [UInt8] = []
-        try r.readContent(le.entry, path: le.path, reader: reader) { got += $0 }
+        try r.readContent(le.entry, path: le.path.escaped, reader: reader) { got += $0 }
         let expected = try sh("seq 1 200000").stdoutBytes
         #expect(got == expected)
     }

@@ -293,7 +293,7 @@ if len(sys.argv) > 2:
             for e in shape {
                 switch e.kind {
                 case .directory: try w.addDirectory(name: e.name, mtimeNs: 0)
-                case .symlink: try w.addSymlink(name: e.name, target: String(repeating: "t", count: Int(e.size)), mtimeNs: 0)
+                case .symlink: try w.addSymlink(name: e.name, target: FileName(utf8: String(repeating: "t", count: Int(e.size))), mtimeNs: 0)
                 case .file:
                     try w.beginFile(name: e.name, mtimeNs: 0, method: .store, size: e.size, precomputedCRC: true)
                     try ZipTestKit.writeZeros(w, e.size)

@@ -94,7 +94,7 @@ public func reachableBlocks(_ r: Repository, _ snap: Snapshot) throws -> Set<Blo
     for s in snap.record.silos {
         guard let root = BlockId(hex: s.tree) else { continue }
         out.insert(root)
-        try r.walk(root, prefix: s.name, silo: s.name, reader: reader) { le in
+        try r.walk(root, prefix: FileName(utf8: s.name), silo: s.name, reader: reader) { le in
             let e = le.entry
             if let st = e.subtree { out.insert(st) }
             guard e.kind == .file else { return }

@@ -114,7 +114,7 @@ extension Repository {
             return
         }
         for e in t.entries {
-            let p = path + "/" + e.name
+            let p = path + "/" + e.name.escaped
             switch e.kind {
             case .directory:
                 if let s = e.subtree { try checkTree(s, path: p, snap: snap, reader: reader, seen: &seen, bad: &bad, usage: &usage, report: &report) }
@@ -142,7 +142,7 @@ extension Repository {
         seen.insert(id)
         guard let t = try? tree(id, reader: reader, path: prefix) else { return }
         for e in t.entries {
-            let p = prefix + "/" + e.name
+            let p = prefix + "/" + e.name.escaped
             if e.kind == .directory, let s = e.subtree {
                 if bad[s] != nil { usage[s, default: []].append("\(snap.shortId):\(p)/") }
                 collectUsers(s, prefix: p, snap: snap, reader: reader, bad: bad, seen: &seen, usage: &usage)

@@ -41,13 +41,17 @@
 //               "path":S,"oldPath":S|null,"oldKind":K|null,"newKind":K|null,"oldSize":N|null,
 //               "newSize":N|null,"sizeDelta":N,"contentBytesChanged":N,"oldTarget":S|null,
 //               "newTarget":S|null,"oldMode":N|null,"newMode":N|null,"oldMtimeNs":N|null,
-//               "newMtimeNs":N|null}
+//               "newMtimeNs":N|null,"pathBytes":B|null,"oldPathBytes":B|null,
+//               "oldTargetBytes":B|null,"newTargetBytes":B|null}
 //     TOTALS = {"filesAdded":N,"filesRemoved":N,"filesModified":N,"filesRenamed":N,
 //               "typeChanged":N,"metadataOnly":N,"dirsAdded":N,"dirsRemoved":N,
 //               "bytesAdded":N,"bytesRemoved":N,"contentBytesChanged":N}
 //
 // K is "file", "dir" or "symlink"; paths are silo-relative; modes are the stored mode as
-// a decimal integer; every key is always present (null when it does not apply).
+// a decimal integer; every key is always present (null when it does not apply). Names are
+// bytes: a path or target that is valid UTF-8 is its JSON string and its `…Bytes` key is
+// null; otherwise the string holds the escaped form and `…Bytes` (B) the raw bytes in
+// base64 (Docs/Format.md, "Names in JSON"). Human output shows names escaped (`\xNN`).
 //
 // JSON lines (`DiffFormat.jsonLines`): one object per line, each change as
 // {"type":"change",CHANGE keys...}, then one final
@@ -98,7 +102,7 @@ public enum DiffFormat {
 
     /// One change as a human line (no newline).
     public static func line(_ c: Change) -> String {
-        let p = c.silo + "/" + c.path
+        let p = c.silo + "/" + c.path.escaped
         let meta = metadataText(c)
         switch c.kind {
         case .added, .removed:
@@ -107,20 +111,20 @@ public enum DiffFormat {
             let target = c.kind == .added ? c.newTarget : c.oldTarget
             switch kind {
             case .directory?: return "\(c.kind.marker) \(p)/"
-            case .symlink?: return "\(c.kind.marker) \(p)  (symlink -> \(target ?? ""))"
+            case .symlink?: return "\(c.kind.marker) \(p)  (symlink -> \(target?.escaped ?? ""))"
             default: return "\(c.kind.marker) \(p)  (\(ByteFormat.human(size ?? 0)))"
             }
         case .modified:
             let suffix = meta.isEmpty ? "" : "; " + meta
             if c.newKind == .symlink {
-                return "M \(p)  (symlink target \(c.oldTarget ?? "") -> \(c.newTarget ?? "")\(suffix))"
+                return "M \(p)  (symlink target \(c.oldTarget?.escaped ?? "") -> \(c.newTarget?.escaped ?? "")\(suffix))"
             }
             return "M \(p)  (\(ByteFormat.human(c.oldSize ?? 0)) -> \(ByteFormat.human(c.newSize ?? 0)), \(ByteFormat.signed(c.sizeDelta)), "
                 + "\(ByteFormat.human(c.contentBytesChanged)) new content\(suffix))"
         case .typeChanged:
             return "T \(p)  (\(c.oldKind?.name ?? "?") -> \(c.newKind?.name ?? "?"))"
         case .renamed:
-            return "R \(c.silo)/\(c.oldPath ?? "") -> \(p)  (\(ByteFormat.human(c.newSize ?? 0))\(meta.isEmpty ? "" : "; " + meta))"
+            return "R \(c.silo)/\(c.oldPath?.escaped ?? "") -> \(p)  (\(ByteFormat.human(c.newSize ?? 0))\(meta.isEmpty ? "" : "; " + meta))"
         case .metadata:
             return "m \(p)\(c.newKind == .directory ? "/" : "")  (\(meta))"
         }
@@ -239,12 +243,16 @@ public enum DiffFormat {
         func str(_ s: String?) -> DiffJSON { s.map { .string($0) } ?? .null }
         func uint(_ n: UInt64?) -> DiffJSON { n.map { .uint($0) } ?? .null }
         func int(_ n: Int64?) -> DiffJSON { n.map { .int($0) } ?? .null }
-        return [("silo", .string(c.silo)), ("kind", .string(c.kind.rawValue)), ("path", .string(c.path)), ("oldPath", str(c.oldPath)),
+        func name(_ n: FileName?) -> DiffJSON { n.map { .string($0.jsonText) } ?? .null }
+        func bytes(_ n: FileName?) -> DiffJSON { str(n?.jsonBase64) }
+        return [("silo", .string(c.silo)), ("kind", .string(c.kind.rawValue)), ("path", name(c.path)), ("oldPath", name(c.oldPath)),
                 ("oldKind", str(c.oldKind?.name)), ("newKind", str(c.newKind?.name)), ("oldSize", uint(c.oldSize)), ("newSize", uint(c.newSize)),
                 ("sizeDelta", .int(c.sizeDelta)), ("contentBytesChanged", .uint(c.contentBytesChanged)),
-                ("oldTarget", str(c.oldTarget)), ("newTarget", str(c.newTarget)),
+                ("oldTarget", name(c.oldTarget)), ("newTarget", name(c.newTarget)),
                 ("oldMode", uint(c.oldMode.map(UInt64.init))), ("newMode", uint(c.newMode.map(UInt64.init))),
-                ("oldMtimeNs", int(c.oldMtimeNs)), ("newMtimeNs", int(c.newMtimeNs))]
+                ("oldMtimeNs", int(c.oldMtimeNs)), ("newMtimeNs", int(c.newMtimeNs)),
+                ("pathBytes", bytes(c.path)), ("oldPathBytes", bytes(c.oldPath)), ("oldTargetBytes", bytes(c.oldTarget)),
+                ("newTargetBytes", bytes(c.newTarget))]
     }
 
     /// UTC "YYYY-MM-DDTHH:MM:SSZ" (with ".nnnnnnnnn" before the Z when `nanos`).

@@ -47,10 +47,10 @@ public enum ChangeKind: String, Sendable, CaseIterable {
 public struct Change: Sendable, Equatable {
     public var kind: ChangeKind
     public var silo: String
-    /// Silo-relative, '/'-joined path in B (in A for `removed`).
-    public var path: String
+    /// Silo-relative, '/'-joined path in B (in A for `removed`), as raw name bytes.
+    public var path: FileName
     /// The path in A, for `renamed`.
-    public var oldPath: String?
+    public var oldPath: FileName?
     /// Node kind in A (nil when added).
     public var oldKind: NodeKind?
     /// Node kind in B (nil when removed).
@@ -62,9 +62,9 @@ public struct Change: Sendable, Equatable {
     /// Bytes of new content: for a modified file, the bytes of data blocks in B not in A
     /// (each block counted once); for an added file, or a path that became a file, its size; else 0.
     public var contentBytesChanged: UInt64
-    /// Symlink target in A / in B, when that side is a symlink.
-    public var oldTarget: String?
-    public var newTarget: String?
+    /// Symlink target in A / in B (raw bytes), when that side is a symlink.
+    public var oldTarget: FileName?
+    public var newTarget: FileName?
     /// Set (both) only when `DiffOptions.metadata` and the mode changed.
     public var oldMode: UInt32?
     public var newMode: UInt32?
@@ -72,8 +72,8 @@ public struct Change: Sendable, Equatable {
     public var oldMtimeNs: Int64?
     public var newMtimeNs: Int64?
 
-    public init(kind: ChangeKind, silo: String, path: String, oldPath: String? = nil, oldKind: NodeKind? = nil, newKind: NodeKind? = nil,
-                oldSize: UInt64? = nil, newSize: UInt64? = nil, contentBytesChanged: UInt64 = 0, oldTarget: String? = nil, newTarget: String? = nil,
+    public init(kind: ChangeKind, silo: String, path: FileName, oldPath: FileName? = nil, oldKind: NodeKind? = nil, newKind: NodeKind? = nil,
+                oldSize: UInt64? = nil, newSize: UInt64? = nil, contentBytesChanged: UInt64 = 0, oldTarget: FileName? = nil, newTarget: FileName? = nil,
                 oldMode: UInt32? = nil, newMode: UInt32? = nil, oldMtimeNs: Int64? = nil, newMtimeNs: Int64? = nil) {
         self.kind = kind
         self.silo = silo

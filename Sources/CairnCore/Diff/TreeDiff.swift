@@ -11,7 +11,7 @@
 // below it is reported).
 //
 // Rules:
-// - Entries are matched by name (UTF-8 bytes). ctime, inode, flags and fingerprint are
+// - Entries are matched by name (raw bytes, never as `String`: NFC and NFD spellings are two names). ctime, inode, flags and fingerprint are
 //   ignored: they change on every touch without the content changing.
 // - A file is `modified` when its content refs (or size) differ; a symlink when its target differs.
 // - Mode and mtime are compared only with `DiffOptions.metadata`: alone they make a
@@ -34,13 +34,13 @@ public func diffTrees(silo: String, a: BlockId?, b: BlockId?, source: some TreeS
     switch (a, b) {
     case let (a?, b?):
         state = .common
-        if a != b { try w.compare(a, b, prefix: "") }
+        if a != b { try w.compare(a, b, prefix: FileName(bytes: [])) }
     case let (nil, b?):
         state = .added
-        try w.emitBelow(b, prefix: "", added: true)
+        try w.emitBelow(b, prefix: FileName(bytes: []), added: true)
     case let (a?, nil):
         state = .removed
-        try w.emitBelow(a, prefix: "", added: false)
+        try w.emitBelow(a, prefix: FileName(bytes: []), added: false)
     case (nil, nil):
         state = .common
     }
@@ -70,20 +70,13 @@ private struct ContentSignature: Hashable {
     }
 }
 
-/// Three-way comparison of names by UTF-8 bytes (the order of tree entries).
-private func compareNames(_ x: String, _ y: String) -> Int {
-    var i = x.utf8.makeIterator(), j = y.utf8.makeIterator()
-    while true {
-        switch (i.next(), j.next()) {
-        case (nil, nil): return 0
-        case (nil, _): return -1
-        case (_, nil): return 1
-        case let (p?, q?): if p != q { return p < q ? -1 : 1 }
-        }
-    }
+/// Three-way comparison of names by their bytes (the order of tree entries).
+private func compareNames(_ x: FileName, _ y: FileName) -> Int {
+    if x == y { return 0 }
+    return x < y ? -1 : 1
 }
 
-private func join(_ prefix: String, _ name: String) -> String { prefix.isEmpty ? name : prefix + "/" + name }
+private func join(_ prefix: FileName, _ name: FileName) -> FileName { prefix.appending(name) }
 
 private func sizeOf(_ e: TreeEntry) -> UInt64? { e.kind == .directory ? nil : e.size }
 
@@ -104,7 +97,7 @@ private struct DiffWalker<S: TreeSource> {
     }
 
     /// Compares two different trees entry by entry.
-    mutating func compare(_ a: BlockId, _ b: BlockId, prefix: String) throws {
+    mutating func compare(_ a: BlockId, _ b: BlockId, prefix: FileName) throws {
         let ta = try source.tree(a), tb = try source.tree(b)
         var i = 0, j = 0
         while i < ta.entries.count || j < tb.entries.count {
@@ -124,7 +117,7 @@ private struct DiffWalker<S: TreeSource> {
     }
 
     /// Compares the two entries found at one path.
-    mutating func compareEntries(_ x: TreeEntry, _ y: TreeEntry, path: String) throws {
+    mutating func compareEntries(_ x: TreeEntry, _ y: TreeEntry, path: FileName) throws {
         guard x.kind == y.kind else {
             var c = Change(kind: .typeChanged, silo: silo, path: path, oldKind: x.kind, newKind: y.kind, oldSize: sizeOf(x), newSize: sizeOf(y),
                            contentBytesChanged: y.kind == .file ? y.size : 0, oldTarget: x.target, newTarget: y.target)
@@ -198,7 +191,7 @@ private struct DiffWalker<S: TreeSource> {
     }
 
     /// Reports `e` as added (present only in B) or removed, and everything under it.
-    mutating func emit(_ e: TreeEntry, path: String, added: Bool) throws {
+    mutating func emit(_ e: TreeEntry, path: FileName, added: Bool) throws {
         var c = Change(kind: added ? .added : .removed, silo: silo, path: path)
         if added {
             c.newKind = e.kind
@@ -218,7 +211,7 @@ private struct DiffWalker<S: TreeSource> {
     }
 
     /// Reports every entry under tree `id` as added or removed.
-    mutating func emitBelow(_ id: BlockId, prefix: String, added: Bool) throws {
+    mutating func emitBelow(_ id: BlockId, prefix: FileName, added: Bool) throws {
         for e in try source.tree(id).entries { try emit(e, path: join(prefix, e.name), added: added) }
     }
 

@@ -55,8 +55,14 @@ public struct ExportSnapshotInfo: Codable, Sendable, Equatable {
 }
 
 /// One entry's metadata in the manifest ("SILO/relative/path").
+///
+/// Names are bytes (Docs/Format.md, "Names in JSON"): `path`, `target`, `user` and `group`
+/// hold text; when the bytes are not valid UTF-8, `pathBytes` (etc.) holds them in base64 and
+/// wins. Times outside the Int64-nanosecond range add exact `mtimeSeconds`/`mtimeNanos`
+/// (and `ctime…`); owner and hard-link keys appear only when the tree entry has them.
 public struct ExportManifestEntry: Codable, Sendable, Equatable {
     public var path: String
+    public var pathBytes: String?
     /// "file", "dir" or "symlink".
     public var type: String
     public var mode: UInt32
@@ -66,10 +72,23 @@ public struct ExportManifestEntry: Codable, Sendable, Equatable {
     public var size: UInt64
     public var flags: UInt8
     public var fingerprint: UInt64
+    public var mtimeSeconds: Int64?
+    public var mtimeNanos: UInt32?
+    public var ctimeSeconds: Int64?
+    public var ctimeNanos: UInt32?
+    public var uid: UInt32?
+    public var gid: UInt32?
+    public var user: String?
+    public var userBytes: String?
+    public var group: String?
+    public var groupBytes: String?
+    public var links: UInt64?
+    public var device: UInt64?
     /// SHA-256 of a file's content (64 hex digits); absent for directories and symlinks.
     public var sha256: String?
     /// A symlink's target.
     public var target: String?
+    public var targetBytes: String?
 
     /// The tree entry kind named by `type`.
     public var kind: NodeKind? {
@@ -78,6 +97,48 @@ public struct ExportManifestEntry: Codable, Sendable, Equatable {
         case "dir": return .directory
         case "symlink": return .symlink
         default: return nil
+        }
+    }
+
+    /// The entry's path as raw bytes ("SILO/relative/path"); nil when `pathBytes` is not base64.
+    public var pathName: FileName? { FileName.fromJSON(text: path, base64: pathBytes) }
+
+    /// A symlink's target as raw bytes (nil when absent or when `targetBytes` is not base64).
+    public var targetName: FileName? { target == nil && targetBytes == nil ? nil : FileName.fromJSON(text: target, base64: targetBytes) }
+
+    /// The exact modification time (the wide fields when present, else `mtimeNs`).
+    public var mtime: Timestamp { Self.time(mtimeNs, mtimeSeconds, mtimeNanos) }
+    public var ctime: Timestamp { Self.time(ctimeNs, ctimeSeconds, ctimeNanos) }
+
+    static func time(_ ns: Int64, _ s: Int64?, _ n: UInt32?) -> Timestamp {
+        if let s, let n, n < 1_000_000_000 { return Timestamp(seconds: s, nanoseconds: n) }
+        return Timestamp(ns: ns)
+    }
+
+    /// Copies the manifest's metadata into a tree entry (everything but name, kind, content
+    /// and subtree), so an import rebuilds the exported tree bit for bit. Throws on names
+    /// that are not decodable.
+    public func apply(to e: inout TreeEntry) throws {
+        e.mode = mode
+        e.mtime = mtime
+        e.ctime = ctime
+        e.inode = inode
+        e.size = size
+        e.flags = flags
+        e.fingerprint = fingerprint
+        if let uid, let gid {
+            guard let u = FileName.fromJSON(text: user ?? "", base64: userBytes), let g = FileName.fromJSON(text: group ?? "", base64: groupBytes) else {
+                throw CairnError(.invalidInput, "\(ExportManifest.fileName) lists \(ZipLE.quote(path)) with a user or group that is not valid base64; the archive is damaged or forged")
+            }
+            e.owner = Ownership(uid: uid, gid: gid, user: u.bytes, group: g.bytes)
+        }
+        e.links = links ?? 0
+        e.device = e.links > 1 ? device ?? 0 : 0
+        if e.kind == .symlink {
+            guard let t = targetName else {
+                throw CairnError(.invalidInput, "\(ExportManifest.fileName) lists symlink \(ZipLE.quote(path)) without a valid target; the archive is damaged or forged")
+            }
+            e.target = t
         }
     }
 }
@@ -117,19 +178,34 @@ enum ManifestEncoding {
     /// The closing bytes after the last entry.
     static let footer: [UInt8] = Array("\n]}\n".utf8)
 
-    /// One entry's JSON object, preceded by ",\n" unless it is the first.
-    static func line(path: String, entry e: TreeEntry, sha256: String?, first: Bool, into out: inout [UInt8]) {
+    /// One entry's JSON object, preceded by ",\n" unless it is the first. `path` is the
+    /// archive path as raw bytes; names use the lossless encoding of `ExportManifestEntry`.
+    static func line(path: FileName, entry e: TreeEntry, sha256: String?, first: Bool, into out: inout [UInt8]) {
         out += Array(first ? "{\"path\":".utf8 : ",\n{\"path\":".utf8)
-        jsonString(path, into: &out)
+        jsonString(path.jsonText, into: &out)
+        if let b = path.jsonBase64 { out += Array(",\"pathBytes\":\"\(b)\"".utf8) }
         out += Array(",\"type\":\"\(e.kind.name)\",\"mode\":\(e.mode),\"mtimeNs\":\(e.mtimeNs),\"ctimeNs\":\(e.ctimeNs),\"inode\":\(e.inode),\"size\":\(e.size),\"flags\":\(e.flags),\"fingerprint\":\(e.fingerprint)".utf8)
+        if Timestamp(ns: e.mtimeNs) != e.mtime { out += Array(",\"mtimeSeconds\":\(e.mtime.seconds),\"mtimeNanos\":\(e.mtime.nanoseconds)".utf8) }
+        if Timestamp(ns: e.ctimeNs) != e.ctime { out += Array(",\"ctimeSeconds\":\(e.ctime.seconds),\"ctimeNanos\":\(e.ctime.nanoseconds)".utf8) }
+        if let o = e.owner {
+            out += Array(",\"uid\":\(o.uid),\"gid\":\(o.gid)".utf8)
+            name("user", FileName(bytes: o.user), into: &out)
+            name("group", FileName(bytes: o.group), into: &out)
+        }
+        if e.links > 0 { out += Array(",\"links\":\(e.links)".utf8) }
+        if e.links > 1 { out += Array(",\"device\":\(e.device)".utf8) }
         if e.kind == .file {
             out += Array(",\"sha256\":\"\(sha256 ?? placeholderDigest)\"".utf8)
         }
-        if e.kind == .symlink {
-            out += Array(",\"target\":".utf8)
-            jsonString(e.target ?? "", into: &out)
-        }
+        if e.kind == .symlink { name("target", e.target ?? FileName(bytes: []), into: &out) }
         out.append(UInt8(ascii: "}"))
+    }
+
+    /// `,"key":"text"` and, for names that are not UTF-8, `,"keyBytes":"base64"`.
+    static func name(_ key: String, _ n: FileName, into out: inout [UInt8]) {
+        out += Array(",\"\(key)\":".utf8)
+        jsonString(n.jsonText, into: &out)
+        if let b = n.jsonBase64 { out += Array(",\"\(key)Bytes\":\"\(b)\"".utf8) }
     }
 
     /// Appends `s` as a JSON string literal: quotes, backslashes and control characters

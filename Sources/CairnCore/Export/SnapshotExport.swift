@@ -104,10 +104,10 @@ public final class SnapshotExporter {
 
     /// Calls `body` for every archive entry below the silo folders, in archive order:
     /// (archive path, entry), with a nil entry for each silo's root folder.
-    func walk(_ body: (String, TreeEntry?) throws -> Void) throws {
+    func walk(_ body: (FileName, TreeEntry?) throws -> Void) throws {
         for s in silos {
-            try body(s.name, nil)
-            try repo.walk(BlockId(hex: s.tree)!, prefix: s.name, silo: s.name, reader: reader) { le in
+            try body(FileName(utf8: s.name), nil)
+            try repo.walk(BlockId(hex: s.tree)!, prefix: FileName(utf8: s.name), silo: s.name, reader: reader) { le in
                 try Cancellation.check()
                 try body(le.path, le.entry)
             }
@@ -142,7 +142,7 @@ public final class SnapshotExporter {
             ManifestEncoding.line(path: path, entry: e, sha256: nil, first: entries == 0, into: &line)
             manifestLength += UInt64(line.count)
             entries += 1
-            var spec = ZipEntrySpec(name: path, kind: zipKind(e.kind), size: e.kind == .symlink ? UInt64((e.target ?? "").utf8.count) : e.size)
+            var spec = ZipEntrySpec(name: path, kind: zipKind(e.kind), size: e.kind == .symlink ? UInt64(e.target?.bytes.count ?? 0) : e.size)
             try exact.add(spec)
             if e.kind == .file {
                 files += 1
@@ -152,8 +152,8 @@ public final class SnapshotExporter {
             try bound.add(spec)
         }
         let restore = UInt64(restoreText().count)
-        for spec in [ZipEntrySpec(name: ExportManifest.fileName, kind: .file, size: manifestLength),
-                     ZipEntrySpec(name: ExportManifest.restoreFileName, kind: .file, size: restore)] {
+        for spec in [ZipEntrySpec(name: FileName(utf8: ExportManifest.fileName), kind: .file, size: manifestLength),
+                     ZipEntrySpec(name: FileName(utf8: ExportManifest.restoreFileName), kind: .file, size: restore)] {
             try exact.add(spec)
             try bound.add(spec)
         }
@@ -191,13 +191,13 @@ public final class SnapshotExporter {
                 try zip.addDirectory(name: path, mode: e.mode, mtimeNs: e.mtimeNs)
                 result.dirs += 1
             case .symlink:
-                try zip.addSymlink(name: path, target: e.target ?? "", mode: e.mode, mtimeNs: e.mtimeNs)
+                try zip.addSymlink(name: path, target: e.target ?? FileName(bytes: []), mode: e.mode, mtimeNs: e.mtimeNs)
                 result.symlinks += 1
             case .file:
-                let deflate = try shouldDeflate(e, path: path)
+                let deflate = try shouldDeflate(e, path: path.escaped)
                 try zip.beginFile(name: path, mode: e.mode, mtimeNs: e.mtimeNs, method: deflate ? .deflate(level: options.deflateLevel) : .store,
                                   size: e.size, precomputedCRC: true)
-                let crc = try streamContent(e, path: path, hasher: hasher) { try zip.writeData($0) }
+                let crc = try streamContent(e, path: path.escaped, hasher: hasher) { try zip.writeData($0) }
                 try zip.finishFile(knownCRC: crc)
                 digest = hasher.finish().hex
                 result.files += 1
@@ -214,7 +214,7 @@ public final class SnapshotExporter {
         try manifest.flush()
         manifest.file.close()
         // The manifest, copied from the temporary file.
-        try zip.beginFile(name: ExportManifest.fileName, mode: 0o644, mtimeNs: rootTime, method: .store, size: manifestLength)
+        try zip.beginFile(name: FileName(utf8: ExportManifest.fileName), mode: 0o644, mtimeNs: rootTime, method: .store, size: manifestLength)
         let src = try PosixFile.open(tmp, O_RDONLY)
         defer { src.close() }
         var buf = [UInt8](repeating: 0, count: 1 << 20)
@@ -225,7 +225,7 @@ public final class SnapshotExporter {
         }
         try zip.finishFile()
         let restore = restoreText()
-        try zip.beginFile(name: ExportManifest.restoreFileName, mode: 0o644, mtimeNs: rootTime, method: .store, size: UInt64(restore.count))
+        try zip.beginFile(name: FileName(utf8: ExportManifest.restoreFileName), mode: 0o644, mtimeNs: rootTime, method: .store, size: UInt64(restore.count))
         try restore.withUnsafeBytes { try zip.writeData($0) }
         try zip.finishFile()
         result.archiveBytes = try zip.finish()

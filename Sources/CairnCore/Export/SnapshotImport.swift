@@ -74,7 +74,7 @@ public final class SnapshotImporter {
 
     /// A node of the archive's folder structure, built from the central directory.
     final class Node {
-        var children: [String: Node] = [:]
+        var children: [FileName: Node] = [:]
         var kind: ZipEntryKind = .directory
         /// Index into the reader's entries (nil: a folder implied by deeper names).
         var zip: Int?
@@ -143,8 +143,15 @@ public final class SnapshotImporter {
         return try ManifestEncoding.decode(try reader.contents(e, maxRatio: limited.maxRatio), archive: reader.path)
     }
 
+    /// An entry's path as the raw bytes of its name (no trailing "/"): names are bytes.
+    static func rawPath(_ z: ZipEntry) -> FileName {
+        var b = z.nameBytes
+        while b.last == 0x2F { b.removeLast() }
+        return FileName(bytes: b)
+    }
+
     /// Checks a Cairn export's central directory against its manifest, entry by entry.
-    func verifyAgainstManifest(_ reader: ZipReader, _ m: ExportManifest) throws -> [String: ExportManifestEntry] {
+    func verifyAgainstManifest(_ reader: ZipReader, _ m: ExportManifest) throws -> [FileName: ExportManifestEntry] {
         func reject(_ entry: String, _ what: String) -> CairnError { reader.reject(entry, what) }
         var siloNames = Set<String>()
         for s in m.silos {
@@ -153,7 +160,7 @@ public final class SnapshotImporter {
                 throw CairnError(.invalidInput, "\(ExportManifest.fileName) in \(reader.path) lists silo '\(s.name)' twice or with a malformed tree id; the archive is damaged or forged", path: reader.path)
             }
         }
-        var byPath: [String: ExportManifestEntry] = [:]
+        var byPath: [FileName: ExportManifestEntry] = [:]
         byPath.reserveCapacity(m.entries.count)
         for e in m.entries {
             guard e.kind != nil else { throw reject(e.path, "has type \(ZipLE.quote(e.type)) in \(ExportManifest.fileName), which is not file, dir or symlink; the archive is damaged or forged") }
@@ -163,7 +170,8 @@ public final class SnapshotImporter {
             guard let silo = e.path.split(separator: "/").first, siloNames.contains(String(silo)), e.path.contains("/") else {
                 throw reject(e.path, "is listed in \(ExportManifest.fileName) outside the silos it declares; the archive is damaged or forged")
             }
-            if byPath.updateValue(e, forKey: e.path) != nil {
+            guard let key = e.pathName else { throw reject(e.path, "has a pathBytes value that is not base64 in \(ExportManifest.fileName); the archive is damaged or forged") }
+            if byPath.updateValue(e, forKey: key) != nil {
                 throw reject(e.path, "is listed twice in \(ExportManifest.fileName); the archive is damaged or forged")
             }
         }
@@ -174,21 +182,21 @@ public final class SnapshotImporter {
                 guard z.kind == .directory else { throw reject(z.name, "has the name of a silo but is not a folder; the archive is damaged or forged") }
                 continue
             }
-            guard let e = byPath[z.path] else {
+            guard let e = byPath[Self.rawPath(z)] else {
                 throw reject(z.name, "is not listed in \(ExportManifest.fileName); an entry was added to the archive after export, remove it or import without the manifest")
             }
             let kindMatches: Bool
             switch e.kind! {
             case .file: kindMatches = z.kind == .file && z.size == e.size
             case .directory: kindMatches = z.kind == .directory
-            case .symlink: kindMatches = z.kind == .symlink && z.symlinkTarget == e.target
+            case .symlink: kindMatches = z.kind == .symlink && z.symlinkTarget.map { FileName(utf8: $0) } == e.targetName
             }
             if !kindMatches {
                 throw reject(z.name, "does not match \(ExportManifest.fileName) (which lists a \(e.type) of \(e.size) bytes\(e.target.map { " to \(ZipLE.quote($0))" } ?? "")); the archive is damaged or was altered")
             }
             matched += 1
         }
-        if matched != byPath.count, let missing = m.entries.first(where: { e in reader.entries.firstIndex { $0.path == e.path } == nil }) {
+        if matched != byPath.count, let missing = m.entries.first(where: { e in reader.entries.firstIndex { Self.rawPath($0) == e.pathName } == nil }) {
             throw CairnError(.invalidInput, "\(ExportManifest.fileName) in \(reader.path) lists \(ZipLE.quote(missing.path)), which the archive lacks; the archive is truncated or was altered", path: reader.path)
         }
         for s in siloNames where !reader.entries.contains(where: { $0.path == s }) {
@@ -230,7 +238,7 @@ public final class SnapshotImporter {
 
     func importCairn(_ reader: ZipReader, manifest m: ExportManifest, display: String) throws -> ImportResult {
         let byPath = try verifyAgainstManifest(reader, m)
-        try reader.checkRatios(exempt: Set(byPath.keys))
+        try reader.checkRatios(exempt: Set(reader.entries.filter { byPath[Self.rawPath($0)] != nil }.map(\.path)))
         try m.chunker.validate()
         let (whole, renames) = try siloNaming()
         if whole != nil && m.silos.count != 1 {
@@ -249,9 +257,9 @@ public final class SnapshotImporter {
         var roots: [String: Node] = [:]
         for s in m.silos { roots[s.name] = Node() }
         for (i, z) in reader.entries.enumerated() {
-            guard let meta = byPath[z.path] else { continue }
-            let parts = z.path.split(separator: "/").map(String.init)
-            try insert(reader, roots[parts[0]]!, parts.dropFirst(), index: i, meta: meta)
+            guard let meta = byPath[Self.rawPath(z)] else { continue }
+            let parts = Self.rawPath(z).components
+            try insert(reader, roots[parts[0].jsonText]!, parts.dropFirst(), index: i, meta: meta)
         }
         let result = try write(reader, silos: m.silos.map { (newName($0.name), roots[$0.name]!) }, chunker: m.chunker, cairn: true) { name, tree, counts in
             let original = m.silos.first { newName($0.name) == name }!
@@ -294,7 +302,7 @@ public final class SnapshotImporter {
             let root = Node()
             roots = [(whole, root)]
             for (i, z) in reader.entries.enumerated() {
-                try insert(reader, root, z.path.split(separator: "/").map(String.init)[...], index: i, meta: nil)
+                try insert(reader, root, FileName(utf8: z.path).components[...], index: i, meta: nil)
             }
         } else {
             for (i, z) in reader.entries.enumerated() {
@@ -316,7 +324,7 @@ public final class SnapshotImporter {
                 if parts.count == 1 {
                     root.zip = i
                 } else {
-                    try insert(reader, root, parts.dropFirst(), index: i, meta: nil)
+                    try insert(reader, root, parts.dropFirst().map { FileName(utf8: $0) }[...], index: i, meta: nil)
                 }
             }
             for old in renames.keys where byName[old] == nil {
@@ -339,7 +347,7 @@ public final class SnapshotImporter {
 
     // MARK: - Building
 
-    func insert(_ reader: ZipReader, _ root: Node, _ parts: ArraySlice<String>, index: Int, meta: ExportManifestEntry?) throws {
+    func insert(_ reader: ZipReader, _ root: Node, _ parts: ArraySlice<FileName>, index: Int, meta: ExportManifestEntry?) throws {
         let z = reader.entries[index]
         if parts.count > SnapshotImporter.maxDepth {
             throw reader.reject(z.name, "is nested \(parts.count) folders deep, more than the limit of \(SnapshotImporter.maxDepth); the archive is hostile")
@@ -361,6 +369,7 @@ public final class SnapshotImporter {
     func write(_ reader: ZipReader, silos: [(String, Node)], chunker: ChunkerParams, cairn: Bool,
                silo makeSilo: (String, BlockId, Counts) -> SiloSnapshot,
                record makeRecord: ([SiloSnapshot], WriteStats) -> SnapshotRecord) throws -> ImportResult {
+        try repo.migrateFormatIfNeeded()
         let writer = repo.makeWriter()
         let pipeline = ChunkPipeline(chunker: FastCDC(chunker), writer: writer)
         let hasher = SHA256Hasher()
@@ -390,21 +399,16 @@ public final class SnapshotImporter {
                cairn: Bool, now: Int64, counts c: inout Counts, total: inout Counts) throws -> Tree {
         var entries: [TreeEntry] = []
         entries.reserveCapacity(node.children.count)
-        for (name, child) in node.children.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
-            let childPath = path + "/" + name
+        for (name, child) in node.children.sorted(by: { $0.key < $1.key }) {
+            let childPath = path + "/" + name.escaped
             let z = child.zip.map { reader.entries[$0] }
             if cairn && child.meta == nil {
                 throw CairnError(.invalidInput, "\(ExportManifest.fileName) in \(reader.path) does not list the folder \(ZipLE.quote(childPath)) that holds other entries; the archive is damaged or forged", path: reader.path)
             }
             var e = TreeEntry(name: name, kind: .directory, mode: z?.mode ?? 0o755, mtimeNs: z.map { $0.mtime * 1_000_000_000 } ?? now)
             if let m = child.meta {
-                e.mode = m.mode
-                e.mtimeNs = m.mtimeNs
-                e.ctimeNs = m.ctimeNs
-                e.inode = m.inode
-                e.size = m.size
-                e.flags = m.flags
-                e.fingerprint = m.fingerprint
+                e.kind = m.kind ?? .directory
+                try m.apply(to: &e)
             }
             switch child.kind {
             case .directory:
@@ -416,8 +420,10 @@ public final class SnapshotImporter {
                 total.dirs += 1
             case .symlink:
                 e.kind = .symlink
-                e.target = z?.symlinkTarget
-                if child.meta == nil { e.size = UInt64((e.target ?? "").utf8.count) }
+                if child.meta == nil {
+                    e.target = z?.symlinkTarget.map { FileName(utf8: $0) }
+                    e.size = UInt64(e.target?.bytes.count ?? 0)
+                }
                 c.symlinks += 1
                 total.symlinks += 1
             case .file:

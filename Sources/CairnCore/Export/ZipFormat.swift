@@ -2,7 +2,7 @@
 // reader: signatures, limits, the ZIP64 rules, name checks, DOS times and record encoders.
 //
 // Layout rules (deterministic, so `ZipWriter.estimateStoredSize` is exact):
-// - Every entry: local header with flags bit 3 (data descriptor) and bit 11 (UTF-8), CRC and
+// - Every entry: local header with flags bit 3 (data descriptor) and bit 11 (UTF-8; only for names that are valid UTF-8), CRC and
 //   sizes zero in the local header, then an extended-timestamp extra (0x5455, mtime only).
 // - The local header carries a ZIP64 extra (0x0001, both sizes zero, 32-bit size fields
 //   0xFFFFFFFF) exactly when the entry's size is unknown when it starts or may reach 4 GiB
@@ -62,6 +62,10 @@ enum ZipConst {
     static let flagUTF8: UInt16 = 1 << 11
     static let flagMaskedHeaders: UInt16 = 1 << 13
     static let writerFlags: UInt16 = flagDescriptor | flagUTF8
+    /// The writer's flags for one name: bit 11 (UTF-8) only when the whole name is valid UTF-8.
+    static func writerFlags(name: ArraySlice<UInt8>) -> UInt16 {
+        String(validating: name, as: UTF8.self) != nil ? writerFlags : flagDescriptor
+    }
     static let max16: UInt64 = 0xFFFF
     static let max32: UInt64 = 0xFFFF_FFFF
     static let extraZip64: UInt16 = 0x0001
@@ -121,26 +125,8 @@ enum ZipLayout {
         ZipConst.endSize + (needsZip64End(count: count, cdSize: cdSize, cdOffset: cdOffset) ? ZipConst.zip64EndSize + ZipConst.zip64LocatorSize : 0)
     }
 
-    /// Checks an entry name for writing and returns its bytes; directories get a trailing "/".
-    static func entryName(_ name: String, kind: ZipEntryKind) throws -> [UInt8] {
-        var s = name
-        if kind == .directory && !s.hasSuffix("/") { s += "/" }
-        func bad(_ why: String) -> CairnError {
-            CairnError(.invalidInput, "cannot add \(ZipLE.quote(name)) to a ZIP archive: \(why); use a relative path like \"folder/file\"")
-        }
-        if s.isEmpty || s == "/" { throw bad("the name is empty") }
-        if s.hasPrefix("/") { throw bad("the name is absolute") }
-        if s.utf8.contains(0) { throw bad("the name contains a NUL byte") }
-        if kind != .directory && s.hasSuffix("/") { throw bad("only directory names may end with \"/\"") }
-        let body = kind == .directory ? s.dropLast() : Substring(s)
-        for c in body.split(separator: "/", omittingEmptySubsequences: false) {
-            if c.isEmpty { throw bad("the name has an empty component (\"//\")") }
-            if c == "." || c == ".." { throw bad("the name has a \(ZipLE.quote(c)) component") }
-        }
-        let bytes = Array(s.utf8)
-        if bytes.count > Int(ZipConst.max16) { throw bad("the name is longer than 65,535 bytes") }
-        return bytes
-    }
+    /// Checks an entry name for writing and returns its bytes (see `ZipWriter.entryName`).
+    static func entryName(_ name: String, kind: ZipEntryKind) throws -> [UInt8] { try ZipWriter.entryName(FileName(utf8: name), kind: kind) }
 
     /// `st_mode` for an entry: type bits from its kind plus permission bits.
     static func unixMode(kind: ZipEntryKind, permissions: UInt32) -> UInt32 {
@@ -203,7 +189,7 @@ enum ZipRecords {
     static func localHeader(_ w: inout BinaryWriter, name: [UInt8], method: UInt16, dosTime: UInt16, dosDate: UInt16, mtime: Int32, zip64: Bool) {
         w.u32(ZipSig.local)
         w.u16(zip64 ? ZipConst.versionZip64 : ZipConst.versionDefault)
-        w.u16(ZipConst.writerFlags)
+        w.u16(ZipConst.writerFlags(name: name[...]))
         w.u16(method)
         w.u16(dosTime)
         w.u16(dosDate)
@@ -247,7 +233,7 @@ enum ZipRecords {
         w.u32(ZipSig.central)
         w.u16(ZipConst.versionMadeBy)
         w.u16(r.localZip64 || extra64 > 0 ? ZipConst.versionZip64 : ZipConst.versionDefault)
-        w.u16(ZipConst.writerFlags)
+        w.u16(ZipConst.writerFlags(name: name))
         w.u16(r.method)
         w.u16(r.dosTime)
         w.u16(r.dosDate)

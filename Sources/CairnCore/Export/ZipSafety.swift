@@ -18,11 +18,12 @@ public enum ZipSafety {
 
     /// Throws a one-line `invalidInput` error for the first unsafe entry.
     public static func validate(_ entries: [ZipEntry], symlinks: SymlinkPolicy = .confineToSilo, allowBackslash: Bool = false) throws {
-        var byPath: [String: Int] = [:]
+        // Keyed by bytes: String keys would merge NFC and NFD spellings (names are bytes).
+        var byPath: [[UInt8]: Int] = [:]
         byPath.reserveCapacity(entries.count)
         for (i, e) in entries.enumerated() {
             try validateName(e.name, allowBackslash: allowBackslash)
-            if let j = byPath.updateValue(i, forKey: e.path) {
+            if let j = byPath.updateValue(i, forKey: Array(e.path.utf8)) {
                 throw reject(e.name, "appears twice in the archive (also entry #\(j + 1), \(ZipLE.quote(entries[j].name))); duplicate names can overwrite each other, remove one")
             }
         }
@@ -30,7 +31,7 @@ public enum ZipSafety {
             var prefix = Substring(e.path)
             while let slash = prefix.lastIndex(of: "/") {
                 prefix = prefix[..<slash]
-                if let j = byPath[String(prefix)], entries[j].kind != .directory {
+                if let j = byPath[Array(prefix.utf8)], entries[j].kind != .directory {
                     let what = entries[j].kind == .symlink ? "symlink" : "file"
                     throw reject(e.name, "lies under \(ZipLE.quote(entries[j].name)), which is a \(what); extracting it would write through that \(what), the archive is rejected")
                 }
@@ -64,7 +65,7 @@ public enum ZipSafety {
 
     /// Resolves `link`'s target lexically inside the archive, following other symlink entries,
     /// and throws when it leaves the link's top-level folder.
-    private static func confine(_ link: ZipEntry, entries: [ZipEntry], byPath: [String: Int]) throws {
+    private static func confine(_ link: ZipEntry, entries: [ZipEntry], byPath: [[UInt8]: Int]) throws {
         let target = link.symlinkTarget ?? ""
         if target.hasPrefix("/") {
             throw reject(link.name, "is a symlink to the absolute path \(ZipLE.quote(target)); only relative targets inside its top-level folder are allowed")
@@ -87,7 +88,7 @@ public enum ZipSafety {
                 continue
             }
             stack.append(c)
-            if let j = byPath[stack.joined(separator: "/")], entries[j].kind == .symlink {
+            if let j = byPath[Array(stack.joined(separator: "/").utf8)], entries[j].kind == .symlink {
                 hops += 1
                 if hops > maxHops { throw reject(link.name, "is a symlink in a loop or a chain of more than \(maxHops) symlinks; the archive is hostile") }
                 let t = entries[j].symlinkTarget ?? ""

@@ -90,14 +90,20 @@ public final class MemorySink: ByteSink {
 
 /// One entry's shape for `ZipWriter.estimateStoredSize` and `ZipSizeEstimator`.
 public struct ZipEntrySpec: Sendable, Equatable {
-    public var name: String
+    /// The entry name as raw bytes.
+    public var name: FileName
     public var kind: ZipEntryKind
-    /// Content bytes: file size, symlink target length in UTF-8 bytes, 0 for directories.
+    /// Content bytes: file size, symlink target length in bytes, 0 for directories.
     public var size: UInt64
     /// How a file's content will be written (directories and symlinks are always stored).
     public var method: ZipMethod
 
+    /// A spec for a name given as text (its UTF-8 bytes).
     public init(name: String, kind: ZipEntryKind, size: UInt64 = 0, method: ZipMethod = .store) {
+        self.init(name: FileName(utf8: name), kind: kind, size: size, method: method)
+    }
+
+    public init(name: FileName, kind: ZipEntryKind, size: UInt64 = 0, method: ZipMethod = .store) {
         self.name = name
         self.kind = kind
         self.size = size
@@ -128,7 +134,7 @@ public struct ZipSizeEstimator: Sendable {
 
     /// Adds one entry.
     public mutating func add(_ e: ZipEntrySpec) throws {
-        let nameLength = try ZipLayout.entryName(e.name, kind: e.kind).count
+        let nameLength = try ZipWriter.entryName(e.name, kind: e.kind).count
         let size = e.kind == .directory ? 0 : e.size
         let method: ZipMethod = e.kind == .file ? e.method : .store
         let compressed: UInt64
@@ -171,7 +177,7 @@ public final class ZipWriter {
 
     private struct OpenEntry {
         var record: ZipCentralRecord
-        var name: String
+        var name: FileName
         var expectedSize: UInt64?
         var computeCRC: Bool
         var crc: UInt32 = 0
@@ -193,6 +199,22 @@ public final class ZipWriter {
 
     // MARK: - Entries
 
+    /// `beginFile` for a name given as text (its UTF-8 bytes).
+    public func beginFile(name: String, mode: UInt32 = 0o644, mtimeNs: Int64, method: ZipMethod = .deflate,
+                          size: UInt64? = nil, precomputedCRC: Bool = false) throws {
+        try beginFile(name: FileName(utf8: name), mode: mode, mtimeNs: mtimeNs, method: method, size: size, precomputedCRC: precomputedCRC)
+    }
+
+    /// `addDirectory` for a name given as text.
+    public func addDirectory(name: String, mode: UInt32 = 0o755, mtimeNs: Int64) throws {
+        try addDirectory(name: FileName(utf8: name), mode: mode, mtimeNs: mtimeNs)
+    }
+
+    /// `addSymlink` for a name and target given as text.
+    public func addSymlink(name: String, target: String, mode: UInt32 = 0o777, mtimeNs: Int64) throws {
+        try addSymlink(name: FileName(utf8: name), target: FileName(utf8: target), mode: mode, mtimeNs: mtimeNs)
+    }
+
     /// Starts a regular file entry.
     /// - Parameters:
     ///   - name: relative path with "/" separators (no "..", ".", empty components, NUL).
@@ -204,7 +226,7 @@ public final class ZipWriter {
     ///     entry always gets ZIP64 fields. `estimateStoredSize` assumes sizes are given.
     ///   - precomputedCRC: true when the caller will pass `knownCRC` to `finishFile`; the writer
     ///     then does not compute CRC-32 itself.
-    public func beginFile(name: String, mode: UInt32 = 0o644, mtimeNs: Int64, method: ZipMethod = .deflate,
+    public func beginFile(name: FileName, mode: UInt32 = 0o644, mtimeNs: Int64, method: ZipMethod = .deflate,
                           size: UInt64? = nil, precomputedCRC: Bool = false) throws {
         try begin(name: name, kind: .file, mode: mode, mtimeNs: mtimeNs, method: method, size: size, computeCRC: !precomputedCRC)
     }
@@ -217,7 +239,7 @@ public final class ZipWriter {
             let n = UInt64(bytes.count)
             e.record.uncompressed += n
             if let expected = e.expectedSize, e.record.uncompressed > expected {
-                throw CairnError(.invalidInput, "ZIP entry \(ZipLE.quote(e.name)) got more than its declared \(expected) bytes; the source changed while exporting, run the export again")
+                throw CairnError(.invalidInput, "ZIP entry \(ZipLE.quote(e.name.escaped)) got more than its declared \(expected) bytes; the source changed while exporting, run the export again")
             }
             if e.computeCRC {
                 var off = 0
@@ -248,19 +270,19 @@ public final class ZipWriter {
         do {
             if e.deflate { e.record.compressed += try deflate(UnsafeRawBufferPointer(start: nil, count: 0), finish: true) }
             if let expected = e.expectedSize, e.record.uncompressed != expected {
-                throw CairnError(.invalidInput, "ZIP entry \(ZipLE.quote(e.name)) got \(e.record.uncompressed) bytes but declared \(expected); the source changed while exporting, run the export again")
+                throw CairnError(.invalidInput, "ZIP entry \(ZipLE.quote(e.name.escaped)) got \(e.record.uncompressed) bytes but declared \(expected); the source changed while exporting, run the export again")
             }
             if e.computeCRC {
                 if let k = knownCRC, k != e.crc {
-                    throw CairnError(.integrity, "ZIP entry \(ZipLE.quote(e.name)): the content's CRC-32 is \(ZipLE.hex(e.crc)) but the caller expected \(ZipLE.hex(k)); the stored data is damaged, run `cairn check --read-data`")
+                    throw CairnError(.integrity, "ZIP entry \(ZipLE.quote(e.name.escaped)): the content's CRC-32 is \(ZipLE.hex(e.crc)) but the caller expected \(ZipLE.hex(k)); the stored data is damaged, run `cairn check --read-data`")
                 }
                 e.record.crc = e.crc
             } else {
-                guard let k = knownCRC else { throw misuse("finishFile for \(ZipLE.quote(e.name)) needs knownCRC (the entry began with precomputedCRC: true)") }
+                guard let k = knownCRC else { throw misuse("finishFile for \(ZipLE.quote(e.name.escaped)) needs knownCRC (the entry began with precomputedCRC: true)") }
                 e.record.crc = k
             }
             if !e.record.localZip64 && (e.record.compressed >= ZipConst.max32 || e.record.uncompressed >= ZipConst.max32) {
-                throw misuse("ZIP entry \(ZipLE.quote(e.name)) reached 4 GiB but was declared smaller")
+                throw misuse("ZIP entry \(ZipLE.quote(e.name.escaped)) reached 4 GiB but was declared smaller")
             }
             var w = BinaryWriter(capacity: 24)
             ZipRecords.descriptor(&w, crc: e.record.crc, compressed: e.record.compressed, uncompressed: e.record.uncompressed, zip64: e.record.localZip64)
@@ -274,16 +296,16 @@ public final class ZipWriter {
     }
 
     /// Adds a directory entry (a "/" is appended to `name` when missing).
-    public func addDirectory(name: String, mode: UInt32 = 0o755, mtimeNs: Int64) throws {
+    public func addDirectory(name: FileName, mode: UInt32 = 0o755, mtimeNs: Int64) throws {
         try begin(name: name, kind: .directory, mode: mode, mtimeNs: mtimeNs, method: .store, size: 0, computeCRC: false)
         try finishFile(knownCRC: 0)
     }
 
     /// Adds a symbolic link: a stored entry whose content is `target`, with an S_IFLNK mode.
-    public func addSymlink(name: String, target: String, mode: UInt32 = 0o777, mtimeNs: Int64) throws {
-        let t = Array(target.utf8)
+    public func addSymlink(name: FileName, target: FileName, mode: UInt32 = 0o777, mtimeNs: Int64) throws {
+        let t = target.bytes
         if t.isEmpty || t.contains(0) {
-            throw CairnError(.invalidInput, "cannot add symlink \(ZipLE.quote(name)) to a ZIP archive: its target is empty or contains a NUL byte")
+            throw CairnError(.invalidInput, "cannot add symlink \(ZipLE.quote(name.escaped)) to a ZIP archive: its target is empty or contains a NUL byte")
         }
         try begin(name: name, kind: .symlink, mode: mode, mtimeNs: mtimeNs, method: .store, size: UInt64(t.count), computeCRC: true)
         try t.withUnsafeBytes { try writeData($0) }
@@ -333,11 +355,32 @@ public final class ZipWriter {
         return est.total
     }
 
+    /// Checks an entry name for writing and returns its bytes; directories get a trailing "/".
+    /// Names are raw bytes, written as they are (bit 11 marks the ones that are valid UTF-8).
+    static func entryName(_ name: FileName, kind: ZipEntryKind) throws -> [UInt8] {
+        var b = name.bytes
+        if kind == .directory && b.last != 0x2F { b.append(0x2F) }
+        func bad(_ why: String) -> CairnError {
+            CairnError(.invalidInput, "cannot add \(ZipLE.quote(name.escaped)) to a ZIP archive: \(why); use a relative path like \"folder/file\"")
+        }
+        if b.isEmpty || b == [0x2F] { throw bad("the name is empty") }
+        if b.first == 0x2F { throw bad("the name is absolute") }
+        if b.contains(0) { throw bad("the name contains a NUL byte") }
+        if kind != .directory && b.last == 0x2F { throw bad("only directory names may end with \"/\"") }
+        let body = kind == .directory ? b.dropLast() : b[...]
+        for c in body.split(separator: 0x2F, omittingEmptySubsequences: false) {
+            if c.isEmpty { throw bad("the name has an empty component (\"//\")") }
+            if c.elementsEqual([0x2E]) || c.elementsEqual([0x2E, 0x2E]) { throw bad("the name has a \(ZipLE.quote(FileName(bytes: c).escaped)) component") }
+        }
+        if b.count > Int(ZipConst.max16) { throw bad("the name is longer than 65,535 bytes") }
+        return b
+    }
+
     // MARK: - Internals
 
-    private func begin(name: String, kind: ZipEntryKind, mode: UInt32, mtimeNs: Int64, method: ZipMethod, size: UInt64?, computeCRC: Bool) throws {
-        guard open == nil, !failed, !finished else { throw misuse("cannot start \(ZipLE.quote(name)): another entry is open, or the writer finished or failed") }
-        let nameBytes = try ZipLayout.entryName(name, kind: kind)
+    private func begin(name: FileName, kind: ZipEntryKind, mode: UInt32, mtimeNs: Int64, method: ZipMethod, size: UInt64?, computeCRC: Bool) throws {
+        guard open == nil, !failed, !finished else { throw misuse("cannot start \(ZipLE.quote(name.escaped)): another entry is open, or the writer finished or failed") }
+        let nameBytes = try Self.entryName(name, kind: kind)
         let seconds = ZipTime.seconds(fromNs: mtimeNs)
         let dos = ZipTime.dos(seconds)
         let zip64 = ZipLayout.localZip64(size: size, method: method)

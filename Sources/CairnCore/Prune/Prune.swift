@@ -187,7 +187,7 @@ extension Repository {
             for e in t.entries {
                 switch e.kind {
                 case .directory:
-                    if let s = e.subtree { try markTree(s, path: path + "/" + e.name, snap: snap) }
+                    if let s = e.subtree { try markTree(s, path: path + "/" + e.name.escaped, snap: snap) }
                 case .file:
                     for r in e.content {
                         guard try insert(r.id), e.indirect else { continue }

@@ -36,9 +36,9 @@ extension Repository {
             if let st = try FS.lstatIfExists(path) {
                 if st.kind == .directory {
                     est.dirs = 1
-                    try estimateDir(path, rel: "", parent: ptree, matcher: matcher, reader: reader, into: &est)
+                    try estimateDir(FileName(utf8: path), rel: FileName(bytes: []), parent: ptree, matcher: matcher, reader: reader, into: &est)
                 } else {
-                    countFile(st, parent: ptree?.entry(named: FS.basename(path)), into: &est)
+                    countFile(st, parent: ptree?.entry(named: FileName(utf8: FS.basename(path))), into: &est)
                 }
             }
             out.append(est)
@@ -49,23 +49,24 @@ extension Repository {
     func countFile(_ st: FileStat, parent: TreeEntry?, into est: inout SiloEstimate) {
         est.files += 1
         est.bytes += st.size
-        if let p = parent, p.kind == .file, p.size == st.size, p.mtimeNs == st.mtimeNs, p.ctimeNs == st.ctimeNs, p.inode == st.inode { return }
+        if let p = parent, p.kind == .file, p.size == st.size, p.mtime == st.mtime, p.ctime == st.ctime, p.inode == st.inode { return }
         est.changedFiles += 1
         est.changedBytes += st.size
     }
 
-    func estimateDir(_ path: String, rel: String, parent: Tree?, matcher: ExcludeMatcher, reader: BlockReader, into est: inout SiloEstimate) throws {
+    func estimateDir(_ path: FileName, rel: FileName, parent: Tree?, matcher: ExcludeMatcher, reader: BlockReader, into est: inout SiloEstimate) throws {
         guard let names = try? FS.list(path) else { return }
         for n in names {
-            let rp = rel.isEmpty ? n : rel + "/" + n
+            let rp = rel.appending(n)
             if matcher.excludes(rp, name: n) { continue }
-            guard let st = try? FS.lstat(path + "/" + n) else { continue }
+            let full = path.appending(n)
+            guard let st = try? FS.lstat(full) else { continue }
             let pe = parent?.entry(named: n)
             switch st.kind {
             case .directory:
                 est.dirs += 1
                 let sub = pe.flatMap { $0.kind == .directory ? $0.subtree : nil }.flatMap { try? tree($0, reader: reader) }
-                try estimateDir(path + "/" + n, rel: rp, parent: sub, matcher: matcher, reader: reader, into: &est)
+                try estimateDir(full, rel: rp, parent: sub, matcher: matcher, reader: reader, into: &est)
             case .file:
                 countFile(st, parent: pe, into: &est)
             default:

@@ -9,60 +9,65 @@ import Glibc
 
 /// A path inside a snapshot with its entry.
 public struct ListedEntry: Sendable {
-    /// "SILO/relative/path".
-    public var path: String
+    /// "SILO/relative/path" as raw name bytes (show it with `.escaped`).
+    public var path: FileName
     public var silo: String
     public var entry: TreeEntry
 }
 
 extension Repository {
-    /// Resolves "SILO/rel/path" in a snapshot to its entry (the silo root is a directory entry).
-    public func lookup(_ snap: Snapshot, path: String, reader: BlockReader) throws -> ListedEntry {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        guard let siloName = parts.first else { throw CairnError(.invalidInput, "give a path as SILO/relative/path") }
-        guard let silo = snap.record.silo(siloName), let root = BlockId(hex: silo.tree) else {
-            throw CairnError(.notFound, "snapshot \(snap.shortId) has no silo '\(siloName)'; its silos: \(snap.record.silos.map(\.name).joined(separator: ", "))")
+    /// Resolves "SILO/rel/path" (split on "/" bytes) in a snapshot to its entry (the silo
+    /// root is a directory entry).
+    public func lookup(_ snap: Snapshot, path: FileName, reader: BlockReader) throws -> ListedEntry {
+        let parts = path.components
+        guard let first = parts.first else { throw CairnError(.invalidInput, "give a path as SILO/relative/path") }
+        let siloName = first.jsonText
+        guard first.isValidUTF8, let silo = snap.record.silo(siloName), let root = BlockId(hex: silo.tree) else {
+            throw CairnError(.notFound, "snapshot \(snap.shortId) has no silo '\(first.escaped)'; its silos: \(snap.record.silos.map(\.name).joined(separator: ", "))")
         }
-        var entry = TreeEntry(name: siloName, kind: .directory, mode: 0o755, mtimeNs: snap.record.timeNs, subtree: root)
-        var sofar = siloName
+        var entry = TreeEntry(name: first, kind: .directory, mode: 0o755, mtimeNs: snap.record.timeNs, subtree: root)
+        var sofar = first
         for p in parts.dropFirst() {
             guard entry.kind == .directory, let sub = entry.subtree else {
-                throw CairnError(.notFound, "\(sofar) is not a directory in snapshot \(snap.shortId)")
+                throw CairnError(.notFound, "\(sofar.escaped) is not a directory in snapshot \(snap.shortId)")
             }
-            let t = try tree(sub, reader: reader, path: sofar)
-            guard let e = t.entry(named: p) else { throw CairnError(.notFound, "\(sofar)/\(p) does not exist in snapshot \(snap.shortId); list it with `cairn ls \(snap.shortId) \(sofar)`") }
+            let t = try tree(sub, reader: reader, path: sofar.escaped)
+            guard let e = t.entry(named: p) else {
+                throw CairnError(.notFound, "\(sofar.appending(p).escaped) does not exist in snapshot \(snap.shortId); list it with `cairn ls \(snap.shortId) \(sofar.escaped)`")
+            }
             entry = e
-            sofar += "/" + p
+            sofar = sofar.appending(p)
         }
         return ListedEntry(path: sofar, silo: siloName, entry: entry)
     }
 
     /// Lists entries under `path` (nil: every silo root). With `recursive`, walks depth-first in name order.
-    public func list(_ snap: Snapshot, path: String?, recursive: Bool, reader: BlockReader, _ body: (ListedEntry) throws -> Void) throws {
-        if path == nil || path == "" || path == "/" {
+    public func list(_ snap: Snapshot, path: FileName?, recursive: Bool, reader: BlockReader, _ body: (ListedEntry) throws -> Void) throws {
+        guard let path, !path.components.isEmpty else {
             for s in snap.record.silos {
                 guard let root = BlockId(hex: s.tree) else { continue }
-                let e = TreeEntry(name: s.name, kind: .directory, mode: 0o755, mtimeNs: snap.record.timeNs, subtree: root)
-                try body(ListedEntry(path: s.name, silo: s.name, entry: e))
-                if recursive { try walk(root, prefix: s.name, silo: s.name, reader: reader, body) }
+                let name = FileName(utf8: s.name)
+                let e = TreeEntry(name: name, kind: .directory, mode: 0o755, mtimeNs: snap.record.timeNs, subtree: root)
+                try body(ListedEntry(path: name, silo: s.name, entry: e))
+                if recursive { try walk(root, prefix: name, silo: s.name, reader: reader, body) }
             }
             return
         }
-        let start = try lookup(snap, path: path!, reader: reader)
+        let start = try lookup(snap, path: path, reader: reader)
         guard start.entry.kind == .directory, let sub = start.entry.subtree else { try body(start); return }
-        let t = try tree(sub, reader: reader, path: start.path)
+        let t = try tree(sub, reader: reader, path: start.path.escaped)
         for e in t.entries {
-            let le = ListedEntry(path: start.path + "/" + e.name, silo: start.silo, entry: e)
+            let le = ListedEntry(path: start.path.appending(e.name), silo: start.silo, entry: e)
             try body(le)
             if recursive, e.kind == .directory, let s = e.subtree { try walk(s, prefix: le.path, silo: start.silo, reader: reader, body) }
         }
     }
 
     /// Depth-first walk of a tree, calling `body` for every entry below it.
-    public func walk(_ id: BlockId, prefix: String, silo: String, reader: BlockReader, _ body: (ListedEntry) throws -> Void) throws {
-        let t = try tree(id, reader: reader, path: prefix)
+    public func walk(_ id: BlockId, prefix: FileName, silo: String, reader: BlockReader, _ body: (ListedEntry) throws -> Void) throws {
+        let t = try tree(id, reader: reader, path: prefix.escaped)
         for e in t.entries {
-            let p = prefix + "/" + e.name
+            let p = prefix.appending(e.name)
             try body(ListedEntry(path: p, silo: silo, entry: e))
             if e.kind == .directory, let s = e.subtree { try walk(s, prefix: p, silo: silo, reader: reader, body) }
         }

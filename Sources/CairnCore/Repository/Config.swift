@@ -2,9 +2,15 @@ import Foundation
 
 /// The repository config (`config.json`): format version, identity and the algorithms in use.
 /// The algorithms are named so that the format can evolve behind a version number.
+///
+/// Format 2 (this build) writes CTR2 trees: byte names and targets, owner, hard-link identity,
+/// wide timestamps. Format 1 (CTR1 trees only) is read as it is and migrated in place before
+/// the first write (Docs/Format.md, "Format versions and migration").
 public struct RepositoryConfig: Codable, Sendable, Equatable {
-    /// The only format version this build reads and writes.
-    public static let currentVersion = 1
+    /// The format version this build writes.
+    public static let currentVersion = 2
+    /// The format versions this build reads; newer ones are refused (exit 11).
+    public static let readableVersions: ClosedRange<Int> = 1...currentVersion
 
     public var format: String
     public var version: Int
@@ -28,6 +34,24 @@ public struct RepositoryConfig: Codable, Sendable, Equatable {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         return Array(try enc.encode(self)) + [10]
+    }
+}
+
+extension Repository {
+    /// Before the first write of a new-format block: a format-1 repository's config is
+    /// rewritten with version 2, atomically and durably (temp file, fsync, rename, directory
+    /// fsync). The config on disk is read again, so a concurrent migration is harmless. A
+    /// crash before the rename leaves format 1 and nothing written; after it, format 2 with
+    /// only CTR1 trees, which format 2 reads. Never called by read-only commands.
+    public func migrateFormatIfNeeded() throws {
+        let bytes = try FS.readAll(layout.config)
+        var c: RepositoryConfig
+        do { c = try JSONDecoder().decode(RepositoryConfig.self, from: Data(bytes)) } catch {
+            throw CairnError(.integrity, "\(layout.config) cannot be parsed; restore it from a copy of the repository", path: layout.config)
+        }
+        guard c.version < RepositoryConfig.currentVersion else { return }
+        c.version = RepositoryConfig.currentVersion
+        try FS.atomicWrite(layout.config, try c.encoded())
     }
 }
 

@@ -79,8 +79,8 @@ public final class Repository {
         guard let obj = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any], let version = obj["version"] as? Int else {
             throw CairnError(.integrity, "\(layout.config) cannot be parsed; restore it from a copy of the repository", path: layout.config)
         }
-        guard version == RepositoryConfig.currentVersion, obj["format"] as? String == "cairn-repository" else {
-            throw CairnError(.unsupportedFormat, "repository \(root) has format version \(version); this cairn reads version \(RepositoryConfig.currentVersion) only: use a matching cairn release", path: layout.config)
+        guard RepositoryConfig.readableVersions.contains(version), obj["format"] as? String == "cairn-repository" else {
+            throw CairnError(.unsupportedFormat, "repository \(root) has format version \(version); this cairn reads versions \(RepositoryConfig.readableVersions.lowerBound) to \(RepositoryConfig.readableVersions.upperBound): use a matching cairn release", path: layout.config)
         }
         let config: RepositoryConfig
         do { config = try JSONDecoder().decode(RepositoryConfig.self, from: Data(bytes)) } catch {

@@ -34,58 +34,60 @@ extension Restorer {
     }
 
     /// Walks the silo's tree; with a materializer, writes included entries, otherwise only
-    /// collects the directories that would receive temporary files.
+    /// collects the directories that would receive temporary files. Paths are bytes; the
+    /// journal records directories as text (`FileName.jsonText`).
     func walkIncluded(_ p: Plan, root: String, token: String, materializer m: Materializer?, dirs: inout Set<String>) throws {
         let matcher = IncludeMatcher(options.include, silo: p.name)
+        let rootPath = FileName(utf8: root)
         if p.kind == "file" {
             let t = try repo.tree(p.tree, reader: reader, path: p.name)
             guard let e = t.entries.first, matcher.includes(e.name) else { return }
-            let target = options.to == nil ? root : root + "/" + e.name
-            dirs.insert(FS.parent(target))
-            if let m { try place(e, at: target, display: p.name + "/" + e.name, token: token, materializer: m) }
+            let target = options.to == nil ? rootPath : rootPath.appending(e.name)
+            dirs.insert(options.to == nil ? FS.parent(root) : root)
+            if let m { try place(e, at: target, display: p.name + "/" + e.name.escaped, token: token, materializer: m) }
             return
         }
-        try walkDir(p.tree, liveDir: root, rel: "", silo: p.name, matcher: matcher, token: token, materializer: m, dirs: &dirs)
+        try walkDir(p.tree, liveDir: rootPath, rel: FileName(bytes: []), silo: p.name, matcher: matcher, token: token, materializer: m, dirs: &dirs)
     }
 
-    private func walkDir(_ id: BlockId, liveDir: String, rel: String, silo: String, matcher: IncludeMatcher, token: String,
+    private func walkDir(_ id: BlockId, liveDir: FileName, rel: FileName, silo: String, matcher: IncludeMatcher, token: String,
                          materializer m: Materializer?, dirs: inout Set<String>) throws {
-        let t = try repo.tree(id, reader: reader, path: silo + (rel.isEmpty ? "" : "/" + rel))
+        let t = try repo.tree(id, reader: reader, path: silo + (rel.isEmpty ? "" : "/" + rel.escaped))
         for e in t.entries {
-            let r = rel.isEmpty ? e.name : rel + "/" + e.name
-            let path = liveDir + "/" + e.name
-            let display = silo + "/" + r
+            let r = rel.appending(e.name)
+            let path = liveDir.appending(e.name)
+            let display = silo + "/" + r.escaped
             let live = try FS.lstatIfExists(path)
             if e.kind == .directory, let sub = e.subtree {
                 if let live, live.kind == .directory {
                     try walkDir(sub, liveDir: path, rel: r, silo: silo, matcher: matcher, token: token, materializer: m, dirs: &dirs)
                     if matcher.includes(r), m != nil {
-                        if chmod(path, mode_t(e.mode & 0o7777)) != 0 { throw CairnError.posix("cannot set mode of", path: path) }
-                        _ = cairn_set_mtime_ns(path, e.mtimeNs)
+                        if path.withCString({ chmod($0, mode_t(e.mode & 0o7777)) }) != 0 { throw CairnError.posix("cannot set mode of", path: path.escaped) }
+                        try? FS.setTimes(path, e.mtime)
                     }
                 } else if matcher.includes(r) {
-                    dirs.insert(liveDir)
+                    dirs.insert(liveDir.jsonText)
                     if let m { try place(e, at: path, display: display, token: token, materializer: m) }
                 } else if try subtreeHasMatch(sub, rel: r, matcher: matcher, silo: silo) {
                     // A parent of included paths that the live silo lacks: create it with the snapshot's mode.
-                    dirs.insert(liveDir)
+                    dirs.insert(liveDir.jsonText)
                     if m != nil {
                         if live != nil { continue } // a non-directory sits there and is not selected: leave it
-                        if mkdir(path, mode_t(e.mode & 0o7777)) != 0 { throw CairnError.posix("cannot create directory", path: path) }
+                        if path.withCString({ mkdir($0, mode_t(e.mode & 0o7777)) }) != 0 { throw CairnError.posix("cannot create directory", path: path.escaped) }
                     }
                     try walkDir(sub, liveDir: path, rel: r, silo: silo, matcher: matcher, token: token, materializer: m, dirs: &dirs)
                 }
             } else if matcher.includes(r) {
-                dirs.insert(liveDir)
+                dirs.insert(liveDir.jsonText)
                 if let m { try place(e, at: path, display: display, token: token, materializer: m) }
             }
         }
     }
 
-    private func subtreeHasMatch(_ id: BlockId, rel: String, matcher: IncludeMatcher, silo: String) throws -> Bool {
-        let t = try repo.tree(id, reader: reader, path: silo + "/" + rel)
+    private func subtreeHasMatch(_ id: BlockId, rel: FileName, matcher: IncludeMatcher, silo: String) throws -> Bool {
+        let t = try repo.tree(id, reader: reader, path: silo + "/" + rel.escaped)
         for e in t.entries {
-            let r = rel + "/" + e.name
+            let r = rel.appending(e.name)
             if matcher.includes(r) { return true }
             if e.kind == .directory, let s = e.subtree, try subtreeHasMatch(s, rel: r, matcher: matcher, silo: silo) { return true }
         }
@@ -93,15 +95,18 @@ extension Restorer {
     }
 
     /// Builds `e` at a temporary name beside `path`, then moves it into place atomically.
-    private func place(_ e: TreeEntry, at path: String, display: String, token: String, materializer m: Materializer) throws {
-        let dir = FS.parent(path)
-        let tmp = "\(dir)/.cairn-restore-\(token)-\(FS.basename(path))"
+    private func place(_ e: TreeEntry, at path: FileName, display: String, token: String, materializer m: Materializer) throws {
+        let base = path.lastComponent
+        let dir = FileName(bytes: path.bytes.dropLast(base.bytes.count + 1))
+        let tmp = dir.appending(bytes: Array(".cairn-restore-\(token)-".utf8) + base.bytes)
         try FS.removeTree(tmp)
         do {
             try m.writeEntry(e, at: tmp, display: display)
             if let live = try FS.lstatIfExists(path) {
                 if live.kind == .directory || e.kind == .directory {
-                    if cairn_rename_exchange(tmp, path) != 0 { throw CairnError.posix("cannot swap the restored path with", path: path) }
+                    if tmp.withCString({ t in path.withCString { cairn_rename_exchange(t, $0) } }) != 0 {
+                        throw CairnError.posix("cannot swap the restored path with", path: path.escaped)
+                    }
                     try FS.removeTree(tmp)
                 } else {
                     try FS.rename(tmp, path)

@@ -34,37 +34,44 @@ public struct RestoreChanges: Codable, Sendable, Equatable {
 
 /// Include globs of `restore --include`: a path is included when a pattern matches it or
 /// one of its ancestors (relative to the silo, or prefixed with the silo name), or, for
-/// patterns without '/', its base name.
+/// patterns without '/', its base name. Paths are matched as bytes.
 public struct IncludeMatcher: Sendable {
     let patterns: [String]
     let silo: String
     public init(_ patterns: [String], silo: String) { self.patterns = patterns; self.silo = silo }
 
-    public func includes(_ rel: String) -> Bool {
-        var p = Substring(rel)
+    public func includes(_ rel: FileName) -> Bool {
+        var p = rel.bytes[...]
         while !p.isEmpty {
-            if matchesOne(String(p)) { return true }
-            guard let slash = p.lastIndex(of: "/") else { break }
+            if matchesOne(FileName(bytes: p)) { return true }
+            guard let slash = p.lastIndex(of: 0x2F) else { break }
             p = p[..<slash]
         }
         return false
     }
 
-    func matchesOne(_ rel: String) -> Bool {
-        let name = rel.split(separator: "/").last.map(String.init) ?? rel
-        for pat in patterns {
-            if pat.contains("/") {
-                if fnmatch(pat, rel, 0) == 0 || fnmatch(pat, silo + "/" + rel, 0) == 0 { return true }
-            } else if fnmatch(pat, name, 0) == 0 {
-                return true
+    func matchesOne(_ rel: FileName) -> Bool {
+        let name = rel.lastComponent
+        let prefixed = FileName(utf8: silo).appending(rel)
+        return rel.withCString { r in
+            name.withCString { n in
+                prefixed.withCString { sr in
+                    for pat in patterns {
+                        if pat.contains("/") {
+                            if fnmatch(pat, r, 0) == 0 || fnmatch(pat, sr, 0) == 0 { return true }
+                        } else if fnmatch(pat, n, 0) == 0 {
+                            return true
+                        }
+                    }
+                    return false
+                }
             }
         }
-        return false
     }
 }
 
-/// Reports each change: marker ("+", "-", "M", "m") and "SILO/rel/path".
-public typealias RestoreChangeSink = (String, String) -> Void
+/// Reports each change: marker ("+", "-", "M", "m") and "SILO/rel/path" (raw bytes).
+public typealias RestoreChangeSink = (String, FileName) -> Void
 
 struct LiveCompare {
     let repo: Repository
@@ -80,30 +87,41 @@ struct LiveCompare {
         self.repo = repo; self.reader = reader; self.silo = silo; self.excludes = excludes; self.include = include; self.sink = sink
     }
 
-    func included(_ rel: String) -> Bool { include?.includes(rel) ?? true }
+    func included(_ rel: FileName) -> Bool { include?.includes(rel) ?? true }
+
+    func display(_ rel: FileName) -> FileName { FileName(utf8: silo).appending(rel) }
+
+    mutating func compareDirectory(_ id: BlockId?, live dir: String?, rel: FileName) throws {
+        try compareDirectory(id, live: dir.map { FileName(utf8: $0) }, rel: rel)
+    }
 
     /// Compares the children of tree `id` with the live directory `dir` (which may not exist).
-    mutating func compareDirectory(_ id: BlockId?, live dir: String?, rel: String) throws {
-        let entries = try id.map { try repo.tree($0, reader: reader, path: silo + (rel.isEmpty ? "" : "/" + rel)).entries } ?? []
-        let liveNames: [String] = dir.flatMap { try? FS.list($0) } ?? []
-        let snapNames = Set(entries.map(\.name))
+    mutating func compareDirectory(_ id: BlockId?, live dir: FileName?, rel: FileName) throws {
+        let entries = try id.map { try repo.tree($0, reader: reader, path: display(rel).escaped).entries } ?? []
+        let liveNames: [FileName] = dir.flatMap { try? FS.list($0) } ?? []
         for e in entries {
-            let r = rel.isEmpty ? e.name : rel + "/" + e.name
-            let livePath = dir.map { $0 + "/" + e.name }
+            let livePath = dir.map { $0.appending(e.name) }
             let st = try livePath.flatMap { try FS.lstatIfExists($0) }
-            try compareEntry(e, live: livePath, stat: st, rel: r)
+            try compareEntry(e, live: livePath, stat: st, rel: rel.appending(e.name))
         }
         // Live paths the snapshot lacks are removed, except excluded ones (carried over) and
-        // anything outside an --include selection.
+        // anything outside an --include selection. Both lists are in byte order: one merge.
         guard include == nil, let dir else { return }
-        for n in liveNames where !snapNames.contains(n) {
-            let r = rel.isEmpty ? n : rel + "/" + n
+        var i = 0
+        for n in liveNames {
+            while i < entries.count && entries[i].name < n { i += 1 }
+            if i < entries.count && entries[i].name == n { continue }
+            let r = rel.appending(n)
             if excludes.excludes(r, name: n) { continue }
-            countRemoved(dir + "/" + n, rel: r)
+            countRemoved(dir.appending(n), rel: r)
         }
     }
 
-    mutating func compareEntry(_ e: TreeEntry, live: String?, stat st: FileStat?, rel: String) throws {
+    mutating func compareEntry(_ e: TreeEntry, live: String?, stat st: FileStat?, rel: FileName) throws {
+        try compareEntry(e, live: live.map { FileName(utf8: $0) }, stat: st, rel: rel)
+    }
+
+    mutating func compareEntry(_ e: TreeEntry, live: FileName?, stat st: FileStat?, rel: FileName) throws {
         let inc = included(rel)
         guard let st, let live else {
             try countAdded(e, rel: rel)
@@ -112,12 +130,12 @@ struct LiveCompare {
         let liveKind: NodeKind? = st.kind == .file ? .file : st.kind == .directory ? .directory : st.kind == .symlink ? .symlink : nil
         if liveKind != e.kind {
             if include != nil && !inc {
-                if e.kind == .directory, let s = e.subtree { try compareDirectory(s, live: nil, rel: rel) }
+                if e.kind == .directory, let s = e.subtree { try compareDirectory(s, live: nil as FileName?, rel: rel) }
                 return
             }
             record("M", rel, modified: true, bytes: e.kind == .file ? e.size : 0)
             if st.kind == .directory, include == nil { countRemovedChildren(live, rel: rel) }
-            if e.kind == .directory, let s = e.subtree { try compareDirectory(s, live: nil, rel: rel) }
+            if e.kind == .directory, let s = e.subtree { try compareDirectory(s, live: nil as FileName?, rel: rel) }
             if e.kind == .file { changes.bytesToWrite += e.size }
             return
         }
@@ -129,59 +147,63 @@ struct LiveCompare {
             try compareDirectory(e.subtree, live: live, rel: rel)
         case .symlink:
             guard inc else { return }
-            let target = (try? FS.readlink(live)) ?? ""
-            if target != (e.target ?? "") { record("M", rel, modified: true) }
-            else if st.mtimeNs != e.mtimeNs { record("m", rel, metadata: true) }
+            let target = (try? FS.readlink(live)) ?? FileName(bytes: [])
+            if target != (e.target ?? FileName(bytes: [])) { record("M", rel, modified: true) }
+            else if st.mtime != e.mtime { record("m", rel, metadata: true) }
             else { changes.unchanged += 1 }
         case .file:
             guard inc else { return }
             changes.bytesToWrite += e.size
             if try !sameContent(e, live: live, stat: st, rel: rel) { record("M", rel, modified: true, bytes: e.size) }
-            else if st.mode != e.mode || st.mtimeNs != e.mtimeNs { record("m", rel, metadata: true) }
+            else if st.mode != e.mode || st.mtime != e.mtime { record("m", rel, metadata: true) }
             else { changes.unchanged += 1 }
         }
     }
 
-    mutating func record(_ marker: String, _ rel: String, modified: Bool = false, metadata: Bool = false, bytes: UInt64 = 0) {
+    mutating func record(_ marker: String, _ rel: FileName, modified: Bool = false, metadata: Bool = false, bytes: UInt64 = 0) {
         if modified { changes.modified += 1; changes.changedBytes += bytes }
         if metadata { changes.metadataOnly += 1 }
-        sink?(marker, silo + "/" + rel)
+        sink?(marker, display(rel))
     }
 
-    mutating func countAdded(_ e: TreeEntry, rel: String) throws {
+    mutating func countAdded(_ e: TreeEntry, rel: FileName) throws {
         if included(rel) {
             changes.added += 1
             if e.kind == .file { changes.bytesToWrite += e.size; changes.changedBytes += e.size }
-            sink?("+", silo + "/" + rel)
+            sink?("+", display(rel))
         }
-        if e.kind == .directory, let s = e.subtree { try compareDirectory(s, live: nil, rel: rel) }
+        if e.kind == .directory, let s = e.subtree { try compareDirectory(s, live: nil as FileName?, rel: rel) }
     }
 
-    mutating func countRemoved(_ path: String, rel: String) {
+    mutating func countRemoved(_ path: String, rel: FileName) { countRemoved(FileName(utf8: path), rel: rel) }
+
+    mutating func countRemoved(_ path: FileName, rel: FileName) {
         changes.removed += 1
-        sink?("-", silo + "/" + rel)
+        sink?("-", display(rel))
         if (try? FS.lstat(path))?.kind == .directory { countRemovedChildren(path, rel: rel) }
     }
 
-    mutating func countRemovedChildren(_ dir: String, rel: String) {
+    mutating func countRemovedChildren(_ dir: FileName, rel: FileName) {
         for n in (try? FS.list(dir)) ?? [] {
-            let r = rel + "/" + n
+            let r = rel.appending(n)
             if excludes.excludes(r, name: n) { continue }
-            countRemoved(dir + "/" + n, rel: r)
+            countRemoved(dir.appending(n), rel: r)
         }
     }
 
     /// True when the live file holds exactly the entry's content.
-    func sameContent(_ e: TreeEntry, live: String, stat st: FileStat, rel: String) throws -> Bool {
+    func sameContent(_ e: TreeEntry, live: FileName, stat st: FileStat, rel: FileName) throws -> Bool {
         guard st.size == e.size else { return false }
-        if st.inode == e.inode && st.mtimeNs == e.mtimeNs && st.ctimeNs == e.ctimeNs { return true }
+        if st.inode == e.inode && st.mtime == e.mtime && st.ctime == e.ctime { return true }
         if e.flags & TreeEntry.flagSQLite != 0 { return false }
-        guard let f = try? PosixFile.open(live, O_RDONLY | O_NOFOLLOW) else { return false }
+        let fd = live.withCString { Glibc.open($0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+        guard fd >= 0 else { return false }
+        let f = PosixFile(fd: fd, path: live.escaped)
         defer { f.close() }
         var buf: [UInt8] = []
         var offset: UInt64 = 0
-        for ref in try repo.dataRefs(e, reader: reader, path: silo + "/" + rel) {
-            let n = Int(ref.length)
+        for ref in try repo.dataRefs(e, reader: reader, path: display(rel).escaped) {
+            guard let n = Int(exactly: ref.length) else { return false }
             if buf.count < n { buf = [UInt8](repeating: 0, count: n) }
             let ok = buf.withUnsafeMutableBytes { b -> Bool in
                 guard (try? f.pread(into: b.baseAddress!, count: n, offset: offset)) != nil else { return false }

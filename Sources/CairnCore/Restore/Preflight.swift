@@ -20,11 +20,11 @@ enum Preflight {
                             include: IncludeMatcher?) throws -> UInt64 {
         var bytes: UInt64 = 0
         var packsSeen = Set<String>()
-        func visit(_ id: BlockId, _ disp: String, _ rel: String) throws {
+        func visit(_ id: BlockId, _ disp: String, _ rel: FileName) throws {
             let t = try repo.tree(id, reader: reader, path: disp)
             for e in t.entries {
-                let r = rel.isEmpty ? e.name : rel + "/" + e.name
-                let d = disp + "/" + e.name
+                let r = rel.appending(e.name)
+                let d = disp + "/" + e.name.escaped
                 if let m = include, e.kind != .directory, !m.includes(r) { continue }
                 switch e.kind {
                 case .directory:
@@ -44,7 +44,7 @@ enum Preflight {
                 }
             }
         }
-        try visit(tree, display, "")
+        try visit(tree, display, FileName(bytes: []))
         return bytes
     }
 

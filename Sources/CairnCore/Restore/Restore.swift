@@ -34,6 +34,8 @@ public struct RestoreOptions: Sendable {
     public var force = false
     /// Seconds to wait for another restore to finish.
     public var wait: Double = 60
+    /// As root, restore owners by the stored uid/gid even when the stored names exist here.
+    public var numericOwner = false
     public init() {}
 }
 
@@ -150,6 +152,7 @@ public final class Restorer {
 
         let m = Materializer(repository: repo, reader: reader)
         m.onProgress = onProgress
+        m.numericOwner = options.numericOwner
         if let to = options.to {
             try restoreTo(to, plans: plans, materializer: m)
         } else {
@@ -293,7 +296,7 @@ public final class Restorer {
         } else {
             let root = try repo.tree(p.tree, reader: reader, path: p.name)
             guard let e = root.entries.first else { throw CairnError(.integrity, "silo '\(p.name)' of this snapshot holds no file") }
-            try m.writeEntry(e, at: staging, display: p.name + "/" + e.name)
+            try m.writeEntry(e, at: staging, display: p.name + "/" + e.name.escaped)
         }
         // Every file and directory of the staging tree is durable before the swap.
         try m.finishSync(root: staging)
@@ -304,31 +307,38 @@ public final class Restorer {
     /// Live paths the silo excludes are not in the snapshot; they are hard-linked into the
     /// staging tree so that a restore never deletes them.
     func carryExcluded(from live: String, to staging: String, excludes: ExcludeMatcher, rel: String) throws {
-        guard !excludes.patterns.isEmpty, let names = try? FS.list(live) else { return }
+        try carryExcluded(from: FileName(utf8: live), to: FileName(utf8: staging), excludes: excludes, rel: FileName(bytes: []))
+    }
+
+    /// `carryExcluded` over byte paths (names are bytes).
+    func carryExcluded(from live: FileName, to staging: FileName, excludes: ExcludeMatcher, rel: FileName) throws {
+        guard excludes.active, let names = try? FS.list(live) else { return }
         for n in names {
-            let r = rel.isEmpty ? n : rel + "/" + n
-            let src = live + "/" + n, dst = staging + "/" + n
+            let r = rel.appending(n)
+            let src = live.appending(n), dst = staging.appending(n)
             guard let st = try FS.lstatIfExists(src) else { continue }
             if excludes.excludes(r, name: n) {
-                if !FS.exists(dst) { try Self.linkTree(src, dst, st) }
+                if try FS.lstatIfExists(dst) == nil { try Self.linkTree(src, dst, st) }
             } else if st.kind == .directory, let d = try FS.lstatIfExists(dst), d.kind == .directory {
                 try carryExcluded(from: src, to: dst, excludes: excludes, rel: r)
             }
         }
     }
 
-    static func linkTree(_ src: String, _ dst: String, _ st: FileStat) throws {
+    static func linkTree(_ src: FileName, _ dst: FileName, _ st: FileStat) throws {
+        func both(_ f: (UnsafePointer<CChar>, UnsafePointer<CChar>) -> Int32) -> Int32 { src.withCString { s in dst.withCString { f(s, $0) } } }
         switch st.kind {
         case .file:
-            if link(src, dst) != 0 { throw CairnError.posix("cannot link excluded file into staging", path: src) }
+            if both({ link($0, $1) }) != 0 { throw CairnError.posix("cannot link excluded file into staging", path: src.escaped) }
         case .symlink:
-            if symlink(try FS.readlink(src), dst) != 0 { throw CairnError.posix("cannot copy excluded symlink", path: src) }
+            let t = try FS.readlink(src)
+            if t.withCString({ t in dst.withCString { symlink(t, $0) } }) != 0 { throw CairnError.posix("cannot copy excluded symlink", path: src.escaped) }
         case .directory:
-            if mkdir(dst, mode_t(st.mode)) != 0 { throw CairnError.posix("cannot create directory", path: dst) }
+            if dst.withCString({ mkdir($0, mode_t(st.mode)) }) != 0 { throw CairnError.posix("cannot create directory", path: dst.escaped) }
             for n in try FS.list(src) {
-                if let s = try FS.lstatIfExists(src + "/" + n) { try linkTree(src + "/" + n, dst + "/" + n, s) }
+                if let s = try FS.lstatIfExists(src.appending(n)) { try linkTree(src.appending(n), dst.appending(n), s) }
             }
-            _ = cairn_set_mtime_ns(dst, st.mtimeNs)
+            try? FS.setTimes(dst, st.mtime)
         case .other:
             break
         }

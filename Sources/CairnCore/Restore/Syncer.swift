@@ -19,7 +19,7 @@ final class Syncer: @unchecked Sendable {
     private let lock = NSLockish()
     private var error: CairnError?
     private var submitted = 0
-    private var directories: [String] = []
+    private var directories: [FileName] = []
 
     init(perFileLimit: Int = 2_000) { self.perFileLimit = perFileLimit }
 
@@ -37,7 +37,7 @@ final class Syncer: @unchecked Sendable {
         }
     }
 
-    func directory(_ path: String) { directories.append(path) }
+    func directory(_ path: FileName) { directories.append(path) }
 
     private func record(_ e: CairnError) { lock.locked { if error == nil { error = e } } }
 

@@ -15,6 +15,8 @@ public enum SQLiteCapture {
 
     /// Sibling files SQLite keeps next to a database; not stored on their own.
     public static let siblingSuffixes = ["-wal", "-shm", "-journal"]
+    /// `siblingSuffixes` as bytes (matched against raw names).
+    public static let siblingSuffixBytes: [[UInt8]] = siblingSuffixes.map { Array($0.utf8) }
 
     /// True when `path` starts with the SQLite header.
     public static func isDatabase(_ path: String) -> Bool {

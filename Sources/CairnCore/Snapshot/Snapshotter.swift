@@ -53,7 +53,8 @@ public struct SnapshotProgress: Sendable {
     public var files = 0
     public var bytesSeen: UInt64 = 0
     public var bytesRead: UInt64 = 0
-    public var currentPath = ""
+    /// The path being read (raw bytes; show it with `.escaped`).
+    public var currentPath = FileName(bytes: [])
 }
 
 /// Runs one snapshot. Create one per snapshot.
@@ -66,6 +67,7 @@ public final class Snapshotter {
     var warnings: [String] = []
     var filesRead = 0
     var progress = SnapshotProgress()
+    let accounts = Accounts()
     /// Called now and then with the running counters.
     public var onProgress: ((SnapshotProgress) -> Void)?
 
@@ -97,6 +99,8 @@ public final class Snapshotter {
         }
         guard !chosen.isEmpty else { throw CairnError(.notFound, "no silos registered; add one with `cairn silo add NAME PATH`") }
         let snaps = try repo.snapshots()
+        // New trees are CTR2: a format-1 repository becomes format 2 before the first one is written.
+        if !options.dryRun { try repo.migrateFormatIfNeeded() }
         let time = options.timeNs ?? Int64(Date().timeIntervalSince1970 * 1e9)
         var silos: [SiloSnapshot] = []
         var trees: [String: BlockId] = [:]
@@ -148,78 +152,135 @@ public final class Snapshotter {
             throw CairnError(.siloFailed, "silo '\(silo.name)': its path \(path) no longer exists; re-create it or `cairn silo remove \(silo.name)`", path: path)
         }
         let matcher = ExcludeMatcher(silo.excludes)
-        if st.kind == .directory {
-            counts.dirs += 1
-            return try walkDirectory(path, rel: "", parent: parent, matcher: matcher, counts: &counts, siloName: silo.name)
+        let isDir = st.kind == .directory
+        // The walk runs relative to directory descriptors with byte names (Docs/Architecture.md).
+        let dirPath = isDir ? path : FS.parent(path)
+        let fd = Glibc.open(dirPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (isDir ? O_NOFOLLOW : 0))
+        if fd < 0 {
+            let err = CairnError.posix("cannot open directory", path: dirPath)
+            if isDir {
+                warnings.append("\(path): cannot list directory (\(err.message)); stored as empty")
+                counts.dirs += 1
+                return Tree(entries: [])
+            }
+            throw CairnError(.siloFailed, "silo '\(silo.name)': \(err.message)", path: path)
         }
-        let name = FS.basename(path)
-        guard let e = try entry(for: path, name: name, rel: name, stat: st, parent: parent?.entry(named: name), counts: &counts, matcher: matcher, siloName: silo.name) else {
+        defer { Glibc.close(fd) }
+        if isDir {
+            counts.dirs += 1
+            return try walkDirectory(fd, path: FileName(utf8: path), rel: FileName(bytes: []), parent: parent, matcher: matcher, counts: &counts)
+        }
+        let name = FileName(utf8: FS.basename(path))
+        guard let e = try entry(in: fd, name: name, dir: FileName(utf8: dirPath), rel: FileName(bytes: []), stat: st, parent: parent?.entry(named: name),
+                                counts: &counts, matcher: matcher) else {
             throw CairnError(.siloFailed, "silo '\(silo.name)': \(path) cannot be read", path: path)
         }
         return Tree(entries: [e])
     }
 
-    func walkDirectory(_ path: String, rel: String, parent: Tree?, matcher: ExcludeMatcher, counts: inout Counts, siloName: String) throws -> Tree {
-        let names: [String]
-        do { names = try FS.list(path) } catch let e as CairnError {
-            warnings.append("\(path): cannot list directory (\(e.message)); stored as empty")
+    /// Walks the directory open as `fd` (full path `path`, silo-relative `rel`).
+    func walkDirectory(_ fd: Int32, path: FileName, rel: FileName, parent: Tree?, matcher: ExcludeMatcher, counts: inout Counts) throws -> Tree {
+        let names: [FileName]
+        do { names = try FS.At.names(fd, display: path.escaped) } catch let e as CairnError {
+            warnings.append("\(path.escaped): cannot list directory (\(e.message)); stored as empty")
             return Tree(entries: [])
         }
-        let nameSet = Set(names)
         var entries: [TreeEntry] = []
         entries.reserveCapacity(names.count)
         for name in names {
-            let full = path + "/" + name
-            let relPath = rel.isEmpty ? name : rel + "/" + name
-            if matcher.excludes(relPath, name: name) { continue }
-            if let base = SQLiteCapture.siblingSuffixes.lazy.compactMap({ name.hasSuffix($0) ? String(name.dropLast($0.count)) : nil }).first,
-               nameSet.contains(base), SQLiteCapture.isDatabase(path + "/" + base) {
-                continue
-            }
+            if matcher.active && matcher.excludes(rel.appending(name), name: name) { continue }
+            if isSQLiteSibling(name, among: names, in: fd, dir: path) { continue }
             let st: FileStat
-            do { st = try FS.lstat(full) } catch let e as CairnError {
-                warnings.append("\(full): skipped (\(e.message))")
+            do { st = try FS.At.lstat(fd, name, display: path.appending(name).escaped) } catch let e as CairnError {
+                warnings.append("\(path.appending(name).escaped): skipped (\(e.message))")
                 continue
             }
-            if let e = try entry(for: full, name: name, rel: relPath, stat: st, parent: parent?.entry(named: name), counts: &counts, matcher: matcher, siloName: siloName) {
+            if let e = try entry(in: fd, name: name, dir: path, rel: rel, stat: st, parent: parent?.entry(named: name), counts: &counts, matcher: matcher) {
                 entries.append(e)
             }
         }
-        return Tree(entries: entries)
+        return Tree(sortedEntries: entries)
     }
 
-    /// Builds the entry for one path, storing its content when needed. Nil when skipped.
-    func entry(for path: String, name: String, rel: String, stat st: FileStat, parent: TreeEntry?, counts: inout Counts,
-               matcher: ExcludeMatcher, siloName: String) throws -> TreeEntry? {
-        var e = TreeEntry(name: name, kind: .file, mode: st.mode, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, inode: st.inode, size: st.size)
-        progress.currentPath = path
+    /// A "-wal", "-shm" or "-journal" file beside a live SQLite database (captured with it).
+    func isSQLiteSibling(_ name: FileName, among names: [FileName], in fd: Int32, dir: FileName) -> Bool {
+        guard name.bytes.last.map({ $0 == 0x6C || $0 == 0x6D }) ?? false else { return false } // "-wal", "-shm", "-journal"
+        for suffix in SQLiteCapture.siblingSuffixBytes where name.hasSuffix(suffix) {
+            let base = FileName(bytes: name.bytes.dropLast(suffix.count))
+            guard Self.contains(names, base), let p = dir.appending(base).utf8String else { continue }
+            if SQLiteCapture.isDatabase(p) { return true }
+        }
+        return false
+    }
+
+    /// Binary search in byte-sorted names.
+    static func contains(_ names: [FileName], _ name: FileName) -> Bool {
+        var lo = 0, hi = names.count - 1
+        while lo <= hi {
+            let mid = (lo + hi) / 2
+            if names[mid] == name { return true }
+            if names[mid] < name { lo = mid + 1 } else { hi = mid - 1 }
+        }
+        return false
+    }
+
+    /// Builds the entry for `name` in the directory open as `fd` (full path `dir`, silo-relative
+    /// `rel`), storing its content when needed. Nil when skipped. Paths are built only when
+    /// needed (directories, files read, messages): the unchanged-file path allocates none.
+    func entry(in fd: Int32, name: FileName, dir: FileName, rel parentRel: FileName, stat st: FileStat, parent: TreeEntry?, counts: inout Counts,
+               matcher: ExcludeMatcher) throws -> TreeEntry? {
+        var e = TreeEntry(name: name, kind: .file, mode: st.mode, mtimeNs: 0, inode: st.inode, size: st.size)
+        e.mtime = st.mtime
+        e.ctime = st.ctime
+        e.owner = accounts.ownership(uid: st.uid, gid: st.gid)
+        var path: FileName { dir.appending(name) }
         switch st.kind {
         case .directory:
+            let rel = parentRel.appending(name)
+            let path = path
             e.kind = .directory
             e.size = 0
             counts.dirs += 1
-            let sub = parent.flatMap { $0.kind == .directory ? $0.subtree : nil }.map { try? repo.tree($0, reader: reader, path: rel) } ?? nil
-            let tree = try walkDirectory(path, rel: rel, parent: sub, matcher: matcher, counts: &counts, siloName: siloName)
+            let sub = parent.flatMap { $0.kind == .directory ? $0.subtree : nil }.map { try? repo.tree($0, reader: reader, path: rel.escaped) } ?? nil
+            let dfd = name.withCString { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            let tree: Tree
+            if dfd < 0 {
+                warnings.append("\(path.escaped): cannot list directory (\(CairnError.posix("cannot open", path: path.escaped).message)); stored as empty")
+                tree = Tree(entries: [])
+            } else {
+                defer { Glibc.close(dfd) }
+                tree = try walkDirectory(dfd, path: path, rel: rel, parent: sub, matcher: matcher, counts: &counts)
+            }
             e.subtree = try writer.put(kind: .tree, bytes: tree.encode())
         case .symlink:
             e.kind = .symlink
-            do { e.target = try FS.readlink(path) } catch let err as CairnError {
-                warnings.append("\(path): skipped (\(err.message))")
+            do { e.target = try FS.At.readlink(fd, name, display: path.escaped) } catch let err as CairnError {
+                warnings.append("\(path.escaped): skipped (\(err.message))")
                 return nil
             }
             counts.symlinks += 1
         case .file:
+            e.links = st.links
+            if st.links > 1 { e.device = st.device }
             let wasSQLite = parent.map { $0.flags & TreeEntry.flagSQLite != 0 } ?? false
-            let fp = wasSQLite ? SQLiteCapture.fingerprint(path) : 0
-            if let p = parent, p.kind == .file, p.size == st.size, p.mtimeNs == st.mtimeNs, p.ctimeNs == st.ctimeNs,
+            let fp = wasSQLite ? path.utf8String.map { SQLiteCapture.fingerprint($0) } ?? 0 : 0
+            progress.currentPath = dir
+            if let p = parent, p.kind == .file, p.size == st.size, p.mtime == st.mtime, p.ctime == st.ctime,
                p.inode == st.inode, p.fingerprint == fp, p.flags & TreeEntry.flagChangedWhileReading == 0 {
+                // Unchanged: reuse the content refs; the metadata is this stat's.
+                let (owner, links, device) = (e.owner, e.links, e.device)
                 e = p
                 e.name = name
+                e.owner = owner
+                e.links = links
+                e.device = device
             } else {
+                let path = path
+                progress.currentPath = path
                 do {
-                    guard try readFile(path, stat: st, into: &e, counts: &counts) else { return nil }
+                    guard try readFile(in: fd, name: name, path: path, stat: st, into: &e, counts: &counts) else { return nil }
                 } catch let err as CairnError where err.code == .io {
-                    warnings.append("\(path): skipped, cannot be read (\(err.message))")
+                    warnings.append("\(path.escaped): skipped, cannot be read (\(err.message))")
                     return nil
                 }
             }
@@ -230,29 +291,30 @@ public final class Snapshotter {
             progress.bytesSeen += e.size
             onProgress?(progress)
         case .other:
-            warnings.append("\(path): skipped (not a regular file, directory or symlink)")
+            warnings.append("\(path.escaped): skipped (not a regular file, directory or symlink)")
             return nil
         }
         return e
     }
 
     /// Reads a file through the pipeline, re-reading when it changes underneath. False when it vanished.
-    func readFile(_ path: String, stat st: FileStat, into e: inout TreeEntry, counts: inout Counts) throws -> Bool {
+    func readFile(in dirfd: Int32, name: FileName, path: FileName, stat st: FileStat, into e: inout TreeEntry, counts: inout Counts) throws -> Bool {
         counts.filesRead += 1
         filesRead += 1
-        if st.size >= 16, SQLiteCapture.isDatabase(path) {
+        // SQLite opens databases by path: only paths that are valid UTF-8 are captured live.
+        if st.size >= 16, let sp = path.utf8String, SQLiteCapture.isDatabase(sp) {
             let tmp = try repo.temporaryPath("sqlite")
             defer { unlink(tmp); unlink(tmp + "-journal"); unlink(tmp + "-wal") }
-            let fp = SQLiteCapture.fingerprint(path)
+            let fp = SQLiteCapture.fingerprint(sp)
             do {
-                try SQLiteCapture.backup(source: path, destination: tmp)
+                try SQLiteCapture.backup(source: sp, destination: tmp)
                 let f = try PosixFile.open(tmp, O_RDONLY)
                 defer { f.close() }
                 let r = try pipeline.process { try f.read(into: $0, count: $1) }
-                let now = (try? FS.lstat(path)) ?? st
+                let now = (try? FS.lstat(sp)) ?? st
                 e.size = r.length
-                e.mtimeNs = now.mtimeNs
-                e.ctimeNs = now.ctimeNs
+                e.mtime = now.mtime
+                e.ctime = now.ctime
                 e.inode = now.inode
                 e.fingerprint = fp
                 e.flags |= TreeEntry.flagSQLite
@@ -260,14 +322,14 @@ public final class Snapshotter {
                 progress.bytesRead += r.length
                 return true
             } catch let err as CairnError {
-                warnings.append("\(path): SQLite backup failed (\(err.message)); stored as a plain file")
+                warnings.append("\(sp): SQLite backup failed (\(err.message)); stored as a plain file")
             }
         }
         var attempt = 0
         while true {
             attempt += 1
             let f: PosixFile
-            do { f = try PosixFile.open(path, O_RDONLY | O_NOFOLLOW) } catch let err as CairnError where err.errno == ENOENT {
+            do { f = try FS.At.open(dirfd, name, O_RDONLY | O_NOFOLLOW, display: path.escaped) } catch let err as CairnError where err.errno == ENOENT {
                 _ = err
                 return false
             }
@@ -276,16 +338,16 @@ public final class Snapshotter {
             let r = try pipeline.process { try f.read(into: $0, count: $1) }
             let after = try f.stat()
             progress.bytesRead += r.length
-            let stable = before.size == after.size && before.mtimeNs == after.mtimeNs && r.length == after.size
+            let stable = before.size == after.size && before.mtime == after.mtime && r.length == after.size
             if stable || attempt >= 3 {
                 e.size = r.length
                 e.mode = after.mode
-                e.mtimeNs = after.mtimeNs
-                e.ctimeNs = after.ctimeNs
+                e.mtime = after.mtime
+                e.ctime = after.ctime
                 e.inode = after.inode
                 if !stable {
                     e.flags |= TreeEntry.flagChangedWhileReading
-                    warnings.append("\(path): changed while being read \(attempt) times; stored the last read, which may be torn")
+                    warnings.append("\(path.escaped): changed while being read \(attempt) times; stored the last read, which may be torn")
                 }
                 (e.content, e.indirect) = try pipeline.contentRefs(for: r.refs)
                 return true
@@ -321,26 +383,38 @@ public final class Snapshotter {
         counts.bytes = r.length
         filesRead += 1
         let now = Int64(Date().timeIntervalSince1970 * 1e9)
-        var e = TreeEntry(name: silo.filename ?? "output", kind: .file, mode: 0o644, mtimeNs: now, size: r.length)
+        var e = TreeEntry(name: FileName(utf8: silo.filename ?? "output"), kind: .file, mode: 0o644, mtimeNs: now, size: r.length)
         (e.content, e.indirect) = try pipeline.contentRefs(for: r.refs)
         return Tree(entries: [e])
     }
 }
 
 /// Exclude globs (fnmatch): a pattern with '/' matches the silo-relative path, otherwise the base name.
+/// Paths are matched as bytes (fnmatch works on bytes in the C locale).
 public struct ExcludeMatcher: Sendable {
     let patterns: [String]
     public init(_ patterns: [String]) { self.patterns = patterns }
-    public func excludes(_ rel: String, name: String) -> Bool {
-        for p in patterns {
-            if p.contains("/") {
-                if fnmatch(p, rel, FNM_PATHNAME) == 0 || fnmatch(p, rel, 0) == 0 { return true }
-            } else if fnmatch(p, name, 0) == 0 {
-                return true
+    /// False when there are no patterns (nothing is excluded).
+    public var active: Bool { !patterns.isEmpty }
+
+    public func excludes(_ rel: FileName, name: FileName) -> Bool {
+        if patterns.isEmpty { return false }
+        return rel.withCString { r in
+            name.withCString { n in
+                for p in patterns {
+                    if p.contains("/") {
+                        if fnmatch(p, r, FNM_PATHNAME) == 0 || fnmatch(p, r, 0) == 0 { return true }
+                    } else if fnmatch(p, n, 0) == 0 {
+                        return true
+                    }
+                }
+                return false
             }
         }
-        return false
     }
+
+    /// String form for paths Cairn built from valid UTF-8.
+    public func excludes(_ rel: String, name: String) -> Bool { excludes(FileName(utf8: rel), name: FileName(utf8: name)) }
 }
 
 /// Build facts.

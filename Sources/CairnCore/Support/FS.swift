@@ -1,4 +1,9 @@
 // Path-level file system helpers: directory listing, atomic replace, durable renames.
+//
+// Names are bytes: the `FileName` overloads (and the directory-fd calls in `FS.At`) take and
+// return raw bytes and build the C paths handed to syscalls from them, never through
+// `String`. The `String` forms remain for paths Cairn itself chose or a user typed
+// (repository files, silo roots).
 
 #if canImport(Glibc)
 import Glibc
@@ -25,7 +30,111 @@ public enum FS {
 
     public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 || (try? lstatIfExists(path)) != nil }
 
-    /// Names in a directory (without "." and ".."), sorted by their UTF-8 bytes.
+    public static func lstat(_ path: FileName) throws -> FileStat {
+        var st = Glibc.stat()
+        if path.withCString({ Glibc.lstat($0, &st) }) != 0 { throw CairnError.posix("cannot stat", path: path.escaped) }
+        return FileStat(st)
+    }
+
+    /// `lstat` of a byte path that returns nil when the path does not exist.
+    public static func lstatIfExists(_ path: FileName) throws -> FileStat? {
+        var st = Glibc.stat()
+        if path.withCString({ Glibc.lstat($0, &st) }) != 0 {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw CairnError.posix("cannot stat", path: path.escaped)
+        }
+        return FileStat(st)
+    }
+
+    /// Names in a directory as raw bytes (without "." and ".."), in byte order.
+    public static func list(_ path: FileName) throws -> [FileName] {
+        let fd = path.withCString { Glibc.open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        if fd < 0 { throw CairnError.posix("cannot list directory", path: path.escaped) }
+        defer { Glibc.close(fd) }
+        return try At.names(fd, display: path.escaped)
+    }
+
+    /// A symlink's target as raw bytes.
+    public static func readlink(_ path: FileName) throws -> FileName {
+        try path.withCString { try At.readlink(AT_FDCWD, $0, display: path.escaped) }
+    }
+
+    /// Removes a file, symlink or whole directory tree given as bytes; missing paths are fine.
+    public static func removeTree(_ path: FileName) throws {
+        guard let st = try lstatIfExists(path) else { return }
+        if st.kind == .directory {
+            for name in try list(path) { try removeTree(path.appending(name)) }
+            if path.withCString({ rmdir($0) }) != 0 && errno != ENOENT { throw CairnError.posix("cannot remove directory", path: path.escaped) }
+        } else if path.withCString({ unlink($0) }) != 0 && errno != ENOENT {
+            throw CairnError.posix("cannot remove", path: path.escaped)
+        }
+    }
+
+    /// Calls relative to an open directory descriptor, with names as raw bytes.
+    public enum At {
+        /// The names in the directory open as `fd` (without "." and ".."), in byte order. The
+        /// descriptor stays open and its position is rewound.
+        public static func names(_ fd: Int32, display: String) throws -> [FileName] {
+            let d = dup(fd)
+            if d < 0 { throw CairnError.posix("cannot list directory", path: display) }
+            guard let dir = fdopendir(d) else {
+                Glibc.close(d)
+                throw CairnError.posix("cannot list directory", path: display)
+            }
+            defer { closedir(dir) }
+            rewinddir(dir)
+            var names: [FileName] = []
+            while let ent = readdir(dir) {
+                let name: FileName? = withUnsafePointer(to: &ent.pointee.d_name) {
+                    $0.withMemoryRebound(to: UInt8.self, capacity: MemoryLayout.size(ofValue: ent.pointee.d_name)) { p in
+                        let n = strlen(UnsafeRawPointer(p).assumingMemoryBound(to: CChar.self))
+                        if n == 1 && p[0] == 0x2E { return nil }
+                        if n == 2 && p[0] == 0x2E && p[1] == 0x2E { return nil }
+                        return FileName(bytes: UnsafeBufferPointer(start: p, count: n))
+                    }
+                }
+                if let name { names.append(name) }
+            }
+            names.sort()
+            return names
+        }
+
+        /// `fstatat` without following a final symlink.
+        public static func lstat(_ fd: Int32, _ name: FileName, display: @autoclosure () -> String) throws -> FileStat {
+            var st = Glibc.stat()
+            if name.withCString({ fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) != 0 { throw CairnError.posix("cannot stat", path: display()) }
+            return FileStat(st)
+        }
+
+        /// Opens `name` inside the directory `fd`; `flags` get O_CLOEXEC.
+        public static func open(_ fd: Int32, _ name: FileName, _ flags: Int32, display: String) throws -> PosixFile {
+            let f = name.withCString { openat(fd, $0, flags | O_CLOEXEC) }
+            if f < 0 { throw CairnError.posix("cannot open", path: display) }
+            return PosixFile(fd: f, path: display)
+        }
+
+        /// Reads the target of the symlink `path` (relative to `fd`) as raw bytes, whatever its length.
+        static func readlink(_ fd: Int32, _ path: UnsafePointer<CChar>, display: String) throws -> FileName {
+            var size = 256
+            while true {
+                var buf = [UInt8](repeating: 0, count: size)
+                let n = buf.withUnsafeMutableBytes { readlinkat(fd, path, $0.baseAddress!.assumingMemoryBound(to: CChar.self), size) }
+                if n < 0 { throw CairnError.posix("cannot read link", path: display) }
+                if n < size { return FileName(bytes: buf[0..<n]) }
+                guard size < 1 << 20 else { throw CairnError(.io, "\(display): symlink target is longer than 1 MiB", path: display) }
+                size *= 4
+            }
+        }
+
+        /// The target of the symlink `name` inside the directory `fd`.
+        public static func readlink(_ fd: Int32, _ name: FileName, display: String) throws -> FileName {
+            try name.withCString { try readlink(fd, $0, display: display) }
+        }
+    }
+
+    /// Names of a folder whose entries Cairn chose (repository files), sorted by their bytes.
+    /// Names that are not valid UTF-8 are returned with replacement characters: use the
+    /// `FileName` overload for user data.
     public static func list(_ path: String) throws -> [String] {
         guard let dir = opendir(path) else { throw CairnError.posix("cannot list directory", path: path) }
         defer { closedir(dir) }
@@ -95,6 +204,23 @@ public enum FS {
         return "/" + parts.joined(separator: "/")
     }
 
+    /// fsyncs a directory given as bytes.
+    public static func syncDirectory(_ path: FileName) throws {
+        let fd = path.withCString { Glibc.open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        if fd < 0 { throw CairnError.posix("cannot open directory", path: path.escaped) }
+        defer { Glibc.close(fd) }
+        if fsync(fd) != 0 { throw CairnError.posix("cannot fsync directory", path: path.escaped) }
+    }
+
+    /// Sets a path's access and modification times to `t` without following a final symlink
+    /// (the full `timespec` range: no nanosecond overflow).
+    public static func setTimes(_ path: FileName, _ t: Timestamp) throws {
+        var ts = [t.timespec, t.timespec]
+        if path.withCString({ utimensat(AT_FDCWD, $0, &ts, AT_SYMLINK_NOFOLLOW) }) != 0 {
+            throw CairnError.posix("cannot set mtime of", path: path.escaped)
+        }
+    }
+
     /// fsyncs a directory so that renames and creations inside it are durable.
     public static func syncDirectory(_ path: String) throws {
         let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -119,6 +245,13 @@ public enum FS {
         try syncDirectory(parent(path))
     }
 
+    /// `rename` of byte paths.
+    public static func rename(_ from: FileName, _ to: FileName) throws {
+        if from.withCString({ f in to.withCString { Glibc.rename(f, $0) } }) != 0 {
+            throw CairnError.posix("cannot rename \(from.escaped) to", path: to.escaped)
+        }
+    }
+
     public static func rename(_ from: String, _ to: String) throws {
         if Glibc.rename(from, to) != 0 { throw CairnError.posix("cannot rename \(from) to", path: to) }
     }
@@ -136,16 +269,9 @@ public enum FS {
         return out
     }
 
-    /// Removes a file, symlink or whole directory tree; missing paths are fine.
-    public static func removeTree(_ path: String) throws {
-        guard let st = try lstatIfExists(path) else { return }
-        if st.kind == .directory {
-            for name in try list(path) { try removeTree(join(path, name)) }
-            if rmdir(path) != 0 && errno != ENOENT { throw CairnError.posix("cannot remove directory", path: path) }
-        } else if unlink(path) != 0 && errno != ENOENT {
-            throw CairnError.posix("cannot remove", path: path)
-        }
-    }
+    /// Removes a file, symlink or whole directory tree; missing paths are fine. Works on the
+    /// names' bytes below `path`, so names that are not UTF-8 are removed too.
+    public static func removeTree(_ path: String) throws { try removeTree(FileName(utf8: path)) }
 
     /// Free bytes available to unprivileged users on the filesystem holding `path`.
     public static func freeBytes(_ path: String) throws -> UInt64 {

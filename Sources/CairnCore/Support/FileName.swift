@@ -7,8 +7,12 @@
 // single `Character`, and decoding replaces invalid UTF-8. `String` appears only at the
 // edges: `escaped` for human output and `FileName(utf8:)` for names typed by a user.
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One path component or a relative path, held as raw bytes.
-public struct FileName: Sendable, Hashable, Comparable, CustomStringConvertible {
+public struct FileName: Sendable, Hashable, Comparable, CustomStringConvertible, ExpressibleByStringLiteral {
     /// The raw bytes, exactly as on disk.
     public var bytes: [UInt8]
 
@@ -18,8 +22,23 @@ public struct FileName: Sendable, Hashable, Comparable, CustomStringConvertible 
     /// A name typed by a user or written in source code (its UTF-8 bytes, not normalized).
     public init(utf8 s: String) { bytes = Array(s.utf8) }
 
+    /// A literal in source code (its UTF-8 bytes).
+    public init(stringLiteral s: String) { bytes = Array(s.utf8) }
+
     /// Byte-wise lexicographic order (the order of entries in a tree and a ZIP export).
-    public static func < (a: FileName, b: FileName) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+    public static func < (a: FileName, b: FileName) -> Bool { compare(a.bytes, b.bytes) < 0 }
+
+    public static func == (a: FileName, b: FileName) -> Bool { a.bytes.count == b.bytes.count && compare(a.bytes, b.bytes) == 0 }
+
+    public func hash(into h: inout Hasher) { bytes.withUnsafeBytes { h.combine(bytes: $0) } }
+
+    /// memcmp order, then length (the hot comparison of walks, tree searches and merges).
+    static func compare(_ a: [UInt8], _ b: [UInt8]) -> Int32 {
+        let n = Swift.min(a.count, b.count)
+        let c = n == 0 ? 0 : a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in memcmp(pa.baseAddress!, pb.baseAddress!, n) } }
+        if c != 0 { return c }
+        return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
+    }
 
     public var isEmpty: Bool { bytes.isEmpty }
 
@@ -48,6 +67,39 @@ public struct FileName: Sendable, Hashable, Comparable, CustomStringConvertible 
         b.append(0x2F)
         b.append(contentsOf: other.bytes)
         return FileName(bytes: b)
+    }
+
+    /// `self + "/" + other` for a path component given as raw bytes.
+    public func appending<C: Collection>(bytes other: C) -> FileName where C.Element == UInt8 {
+        var b = bytes
+        b.reserveCapacity(b.count + other.count + 1)
+        if !b.isEmpty { b.append(0x2F) }
+        b.append(contentsOf: other)
+        return FileName(bytes: b)
+    }
+
+    /// True when the bytes end with `suffix`'s bytes.
+    public func hasSuffix(_ suffix: [UInt8]) -> Bool {
+        suffix.count <= bytes.count && bytes[(bytes.count - suffix.count)...].elementsEqual(suffix)
+    }
+
+    /// True when the bytes start with `prefix`'s bytes.
+    public func hasPrefix(_ prefix: [UInt8]) -> Bool {
+        prefix.count <= bytes.count && bytes[..<prefix.count].elementsEqual(prefix)
+    }
+
+    /// The last component (the whole name when it has no "/").
+    public var lastComponent: FileName {
+        guard let i = bytes.lastIndex(of: 0x2F) else { return self }
+        return FileName(bytes: bytes[(i + 1)...])
+    }
+
+    /// Calls `body` with the bytes as a NUL-terminated C string, for syscalls (no String round trip).
+    /// A name holding a NUL byte is cut there by the kernel; valid names never hold one.
+    public func withCString<R>(_ body: (UnsafePointer<CChar>) throws -> R) rethrows -> R {
+        var c = [CChar](repeating: 0, count: bytes.count + 1)
+        for i in bytes.indices { c[i] = CChar(bitPattern: bytes[i]) }
+        return try c.withUnsafeBufferPointer { try body($0.baseAddress!) }
     }
 
     /// Joins components with "/".

@@ -5,19 +5,59 @@ import Glibc
 #endif
 import CCairnSys
 
+/// A point in time as seconds and nanoseconds since the epoch: the whole `timespec` range, so
+/// times before 1678 or after 2262 (outside Int64 nanoseconds) are kept without wrapping.
+public struct Timestamp: Sendable, Hashable, Comparable {
+    public var seconds: Int64
+    /// 0 ..< 1_000_000_000.
+    public var nanoseconds: UInt32
+
+    public init(seconds: Int64, nanoseconds: UInt32) {
+        self.seconds = seconds
+        self.nanoseconds = nanoseconds
+    }
+
+    /// From nanoseconds since the epoch (floor division, so negative times stay exact).
+    public init(ns: Int64) {
+        let (q, r) = ns.quotientAndRemainder(dividingBy: 1_000_000_000)
+        if r < 0 {
+            seconds = q - 1
+            nanoseconds = UInt32(r + 1_000_000_000)
+        } else {
+            seconds = q
+            nanoseconds = UInt32(r)
+        }
+    }
+
+    /// Nanoseconds since the epoch, clamped to the Int64 range.
+    public var nanosecondsClamped: Int64 {
+        let (m, o1) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        let (v, o2) = m.addingReportingOverflow(Int64(nanoseconds))
+        if o1 || o2 { return seconds < 0 ? Int64.min : Int64.max }
+        return v
+    }
+
+    /// The value as a C `timespec` (utimensat).
+    public var timespec: Glibc.timespec { Glibc.timespec(tv_sec: Int(seconds), tv_nsec: Int(nanoseconds)) }
+
+    public static func < (a: Timestamp, b: Timestamp) -> Bool { (a.seconds, a.nanoseconds) < (b.seconds, b.nanoseconds) }
+}
+
 /// The subset of `stat` Cairn records and compares.
 public struct FileStat: Sendable, Equatable {
     public enum Kind: Sendable { case file, directory, symlink, other }
     public var kind: Kind
     public var mode: UInt32
     public var size: UInt64
-    public var mtimeNs: Int64
-    public var ctimeNs: Int64
+    public var mtime: Timestamp
+    public var ctime: Timestamp
     public var inode: UInt64
     public var device: UInt64
+    public var uid: UInt32
+    public var gid: UInt32
+    public var links: UInt64
 
     init(_ st: stat) {
-        var s = st
         switch st.st_mode & S_IFMT {
         case S_IFREG: kind = .file
         case S_IFDIR: kind = .directory
@@ -26,11 +66,19 @@ public struct FileStat: Sendable, Equatable {
         }
         mode = UInt32(st.st_mode & 0o7777)
         size = UInt64(max(0, st.st_size))
-        mtimeNs = Int64(cairn_stat_mtime_ns(&s))
-        ctimeNs = Int64(cairn_stat_ctime_ns(&s))
+        mtime = Timestamp(seconds: Int64(st.st_mtim.tv_sec), nanoseconds: UInt32(clamping: st.st_mtim.tv_nsec))
+        ctime = Timestamp(seconds: Int64(st.st_ctim.tv_sec), nanoseconds: UInt32(clamping: st.st_ctim.tv_nsec))
         inode = UInt64(st.st_ino)
         device = UInt64(st.st_dev)
+        uid = UInt32(st.st_uid)
+        gid = UInt32(st.st_gid)
+        links = UInt64(st.st_nlink)
     }
+
+    /// `mtime` in nanoseconds, clamped to the Int64 range.
+    public var mtimeNs: Int64 { mtime.nanosecondsClamped }
+    /// `ctime` in nanoseconds, clamped to the Int64 range.
+    public var ctimeNs: Int64 { ctime.nanosecondsClamped }
 }
 
 /// An open file descriptor. Close it explicitly; reads and writes retry on EINTR.
