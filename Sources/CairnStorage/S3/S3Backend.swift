@@ -28,6 +28,9 @@ public struct S3Options: Sendable {
     /// Retries of each request; its `deadline` bounds a whole operation.
     public var retry = RetryPolicy()
     public var addressing: S3Location.Addressing = .path
+    /// Seconds added to this machine's clock when signing (for a machine whose clock is known to
+    /// be off; S3 refuses signatures more than 15 minutes from its own time).
+    public var clockOffsetSeconds: Int = 0
 
     public init() {}
 }
@@ -70,7 +73,7 @@ public final class S3Backend: Backend {
               body: [UInt8]? = nil, payloadHash: String? = nil, remaining: Duration) async throws -> HTTPResponse {
         let t = s3.target(key: key)
         let hash = payloadHash ?? (body.map { Hex.encode(Digest.sha256($0)) } ?? SigV4.emptyPayloadHash)
-        let date = Self.amzDate()
+        let date = Self.amzDate(offset: options.clockOffsetSeconds)
         var h = headers + [("x-amz-date", date), ("x-amz-content-sha256", hash)]
         if let token = credentials.sessionToken { h.append(("x-amz-security-token", token)) }
         let auth = signer.authorization(method: method, path: t.path, query: query, headers: h + [("host", t.host)],
@@ -111,6 +114,8 @@ public final class S3Backend: Backend {
             return StorageError(.notFound, "\(what) does not exist in \(location)", object: what, httpStatus: r.status)
         case (412, _):
             return StorageError(.alreadyExists, "\(what) already exists in \(location); objects are written once", object: what, httpStatus: r.status)
+        case (409, "BucketAlreadyOwnedByYou"), (409, "BucketAlreadyExists"):
+            return StorageError(.alreadyExists, "bucket \(s3.bucket) already exists on \(at)", object: what, httpStatus: r.status)
         case (408, _), (409, _), (429, _), (500...599, _):
             return StorageError(.transient, "S3 at \(at) could not serve \(what) now (\(tail)); run the command again later", object: what,
                                 httpStatus: r.status, retryAfter: retryAfter, outcomeUnknown: write && r.status >= 500)
@@ -119,13 +124,27 @@ public final class S3Backend: Backend {
         }
     }
 
-    static func amzDate() -> String {
-        var t = time(nil)
+    static func amzDate(offset: Int) -> String {
+        var t = time(nil) + offset
         var tm = tm()
         gmtime_r(&t, &tm)
         var buf = [CChar](repeating: 0, count: 32)
         let n = strftime(&buf, buf.count, "%Y%m%dT%H%M%SZ", &tm)
         return String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Creates the bucket (success when it exists already and is ours). Outside us-east-1 the
+    /// region goes in a CreateBucketConfiguration.
+    public func createBucket() async throws {
+        var body: [UInt8]? = nil
+        if credentials.region != "us-east-1" {
+            body = Array("<CreateBucketConfiguration><LocationConstraint>\(credentials.region)</LocationConstraint></CreateBucketConfiguration>".utf8)
+        }
+        do {
+            _ = try await send("PUT", key: nil, body: body, accept: [200], what: "bucket \(s3.bucket)", write: true)
+        } catch let e as StorageError where e.kind == .alreadyExists {
+            return  // BucketAlreadyOwnedByYou / BucketAlreadyExists
+        }
     }
 
     // MARK: - Backend
