@@ -61,3 +61,26 @@ import Testing
         #expect(handle(.lock, "host-1").description == "locks/host-1.lock")
     }
 }
+
+@Suite struct S3XMLTests {
+    @Test func listingWithEntitiesAndHostileFragments() throws {
+        let ok = """
+        <?xml version="1.0"?><ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>p/a&amp;b</Key><Size>12</Size></Contents>\
+        <Contents><Key>p/&#x41;&#66;</Key><Size>0</Size></Contents><NextContinuationToken>tok&lt;1&gt;</NextContinuationToken></ListBucketResult>
+        """
+        let r = try #require(S3Backend.parseListing(ok))
+        #expect(r.keys.map(\.key) == ["p/a&b", "p/AB"] && r.keys.map(\.size) == [12, 0])
+        #expect(r.truncated && r.continuation == "tok<1>")
+        #expect(S3Backend.parseListing("<ListBucketResult><Contents><Key>x</Key><Size>-1</Size></Contents></ListBucketResult>") == nil)
+        #expect(S3Backend.parseListing("<ListBucketResult><Contents><Key>x</Key>") != nil)  // unterminated: no entry, not a crash
+        #expect(S3Backend.parseListing("<Error><Code>X</Code></Error>") == nil)
+        #expect(S3Backend.parseListing("&#xFFFFFFFFFF;&#99999999999;&;&") == nil)
+    }
+
+    @Test func contentRange() {
+        #expect(S3Backend.parseContentRange("bytes 0-9/100")! == (0, 9, 100))
+        for bad in ["bytes 9-0/100", "bytes 0-100/100", "bytes -1-2/3", "items 0-1/2", "bytes 0-1/*", "bytes 0-1"] {
+            #expect(S3Backend.parseContentRange(bad) == nil, "\(bad)")
+        }
+    }
+}

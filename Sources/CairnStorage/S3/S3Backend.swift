@@ -124,6 +124,11 @@ public final class S3Backend: Backend {
         }
     }
 
+    /// Keys, sizes and continuation of a ListObjectsV2 answer (nil when it is not one).
+    public static func parseListing(_ xml: String) -> (keys: [(key: String, size: UInt64)], truncated: Bool, continuation: String?)? {
+        S3XML.listObjects(xml).map { ($0.keys, $0.truncated, $0.continuation) }
+    }
+
     static func amzDate(offset: Int) -> String {
         var t = time(nil) + offset
         var tm = tm()

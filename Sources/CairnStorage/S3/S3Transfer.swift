@@ -171,11 +171,11 @@ extension S3Backend {
     }
 
     /// `bytes A-B/SIZE` → (A, B, SIZE), checked.
-    static func parseContentRange(_ s: String) -> (UInt64, UInt64, UInt64)? {
+    public static func parseContentRange(_ s: String) -> (UInt64, UInt64, UInt64)? {
         guard s.hasPrefix("bytes ") else { return nil }
         let parts = s.dropFirst(6).split(separator: "/")
         guard parts.count == 2, let size = UInt64(parts[1].trimmingSpaces) else { return nil }
-        let ab = parts[0].split(separator: "-")
+        let ab = parts[0].split(separator: "-", omittingEmptySubsequences: false)
         guard ab.count == 2, let a = UInt64(ab[0]), let b = UInt64(ab[1]), a <= b, b < size else { return nil }
         return (a, b, size)
     }
