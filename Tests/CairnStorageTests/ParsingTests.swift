@@ -14,6 +14,8 @@ import Testing
         #expect(b.secure && b.port == nil && b.prefix == "" && b.authority == "s3.eu-west-1.amazonaws.com")
         let c = try S3Location.parse("s3:https://minio.local:443/b12/x", addressing: .virtualHost)
         #expect(c.authority == "minio.local" && c.addressing == .virtualHost)
+        #expect(c.url(forPath: "packs/ab/ab cd.pack") == "https://b12.minio.local/x/packs/ab/ab%20cd.pack")
+        #expect(a.url(forPath: "config.json") == "http://127.0.0.1:8333/bucket/some/prefix/config.json")
         for bad in ["http://h/b", "s3:ftp://h/b", "s3:http://h", "s3:http://h/", "s3:http://h:0/bucket", "s3:http://h:70000/bucket",
                     "s3:http://h:x/bucket", "s3:http://h/ab", "s3:http://h/bucket/../x", "s3:http://h/bucket/a//b",
                     "s3:http://key:secret@h/bucket", "s3:http://h o/bucket", "s3:http://h/bucket/é",

@@ -57,6 +57,8 @@ import Testing
             #expect(e?.detail == .noSuchBucket, "\(e?.message ?? "")")
             #expect(e?.message.contains("create it") == true)
         }
+        #expect(try await b.checkBucket()?.detail == .noSuchBucket)
+        #expect(try await S3Env.fresh()?.checkBucket() == nil)
     }
 
     @Test func stoppedServerNamesHostAndPort() async throws {

@@ -39,6 +39,20 @@ import Testing
         #expect(counter.value == failures)  // each injected failure cost exactly one retry
     }
 
+    @Test func operationDeadlineEndsEndlessThrottling() async throws {
+        guard let endpoint = S3Env.require() else { return }
+        let proxy = try FaultProxy(upstreamPort: UInt16(URL(string: endpoint)!.port!)) { _ in .unavailable }
+        defer { proxy.stop() }
+        var o = S3Env.options(retry: RetryPolicy(maxAttempts: 1000, baseDelay: .milliseconds(20), maxDelay: .milliseconds(100), deadline: .seconds(60)))
+        o.operationDeadline = .seconds(1)
+        let b = S3Backend(try S3Location.parse("s3:http://127.0.0.1:\(proxy.port)/cairn-test/throttled"), credentials: S3Env.credentials, options: o)
+        let start = ContinuousClock.now
+        let e = await storageError { try await b.put(handle(.pack, "abcdef"), bytes: [1]) }
+        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(e?.kind == .transient && e?.httpStatus == 503 && e?.message.contains("gave up after") == true, "\(e?.message ?? "")")
+        #expect(proxy.count(.unavailable) > 3)
+    }
+
     @Test func serverKilledMidUploadLeavesNothingAndRestartWorks() async throws {
         guard ownServerAllowed() else { return }
         let server = try SeaweedServer()

@@ -43,9 +43,10 @@ public struct RetryPolicy: Sendable {
 
     /// Runs `body` until it succeeds, throws a non-transient error, or attempts or the deadline run
     /// out; `body` gets the attempt number (1-based) and the time left.
-    public func run<T>(_ body: (_ attempt: Int, _ remaining: Duration) async throws -> T) async throws -> T {
+    /// `until` is an earlier end for the whole operation this request belongs to.
+    public func run<T>(until: ContinuousClock.Instant? = nil, _ body: (_ attempt: Int, _ remaining: Duration) async throws -> T) async throws -> T {
         let clock = ContinuousClock()
-        let end = clock.now.advanced(by: deadline)
+        let end = min(clock.now.advanced(by: deadline), until ?? .now.advanced(by: deadline))
         var attempt = 1
         while true {
             do {

@@ -25,8 +25,10 @@ public struct S3Options: Sendable {
     public var conditionalWrites: Bool = true
     /// Seconds one request may stall before it counts as timed out.
     public var requestTimeout: Double = 60
-    /// Retries of each request; its `deadline` bounds a whole operation.
+    /// Retries of each request (its `deadline` bounds one request with its retries).
     public var retry = RetryPolicy()
+    /// A whole put, get or listing (all its requests, parts and retries) gives up after this long.
+    public var operationDeadline: Duration = .seconds(3600)
     public var addressing: S3Location.Addressing = .path
     /// Seconds added to this machine's clock when signing (for a machine whose clock is known to
     /// be off; S3 refuses signatures more than 15 minutes from its own time).
@@ -88,8 +90,9 @@ public final class S3Backend: Backend {
     /// `once` under the retry policy; statuses in `accept` are returned, others become errors
     /// (transient ones retried). `write` marks requests whose 5xx answer leaves the outcome unknown.
     func send(_ method: String, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [],
-              body: [UInt8]? = nil, accept: Set<Int> = [200, 204], what: String, write: Bool = false) async throws -> HTTPResponse {
-        try await options.retry.run { _, remaining in
+              body: [UInt8]? = nil, accept: Set<Int> = [200, 204], what: String, write: Bool = false,
+              until: ContinuousClock.Instant? = nil) async throws -> HTTPResponse {
+        try await options.retry.run(until: until) { _, remaining in
             let r = try await once(method, key: key, query: query, headers: headers, body: body, remaining: remaining)
             if accept.contains(r.status) { return r }
             throw classify(r, what: what, write: write)
@@ -178,11 +181,18 @@ public final class S3Backend: Backend {
         let want = min(max(limit, 1), 1000)
         var found: [ObjectInfo] = []
         var token: String? = nil
-        var startAfter = after.flatMap { ObjectHandle(type, $0) }.map { key($0) }
+        let until = ContinuousClock.now.advanced(by: options.operationDeadline)
+        var startAfter: String? = nil
+        if let after {
+            guard let h = ObjectHandle(type, after) else {
+                throw StorageError(.fatal, "listing of \(dirKey) cannot continue after \"\(after.prefix(60))\": not an object name")
+            }
+            startAfter = key(h)
+        }
         while true {
             var q: [(String, String)] = [("list-type", "2"), ("prefix", dirKey), ("max-keys", String(want - found.count))]
             if let token { q.append(("continuation-token", token)) } else if let startAfter { q.append(("start-after", startAfter)) }
-            let r = try await send("GET", key: nil, query: q, accept: [200], what: "listing of \(dirKey)")
+            let r = try await send("GET", key: nil, query: q, accept: [200], what: "listing of \(dirKey)", until: until)
             guard let page = S3XML.listObjects(String(decoding: r.body, as: UTF8.self)) else {
                 throw StorageError(.fatal, "S3 at \(s3.authority) sent a listing of \(dirKey) that is not a ListBucketResult")
             }

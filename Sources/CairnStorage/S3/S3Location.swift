@@ -71,6 +71,9 @@ public struct S3Location: Sendable, Equatable, CustomStringConvertible {
     /// The full key of a repository-relative path.
     func key(_ rel: String) -> String { prefix.isEmpty ? rel : prefix + "/" + rel }
 
+    /// The URL a request for repository-relative `path` goes to (for messages and checks).
+    public func url(forPath path: String) -> String { target(key: key(path)).url }
+
     /// The request URL and canonical path for `key` (nil: the bucket itself).
     func target(key: String?) -> (url: String, path: String, host: String) {
         let scheme = secure ? "https" : "http"

@@ -6,21 +6,42 @@
 extension S3Backend {
     public func put(_ handle: ObjectHandle, from source: any ByteSource) async throws {
         let k = key(handle)
+        let until = ContinuousClock.now.advanced(by: options.operationDeadline)
         if !options.conditionalWrites || source.length > UInt64(options.partSize) {
             // Stores without conditional writes, and multipart uploads (whose completion may not
             // honour the condition everywhere), look first: no upload of a name that is taken.
-            if try await exists(k) { throw StorageError(.alreadyExists, "\(k) already exists in \(location); objects are written once", object: k) }
+            if try await exists(k, until: until) { throw StorageError(.alreadyExists, "\(k) already exists in \(location); objects are written once", object: k) }
         }
-        if source.length <= UInt64(options.partSize) {
-            try await putSingle(k, try readPart(source, 0, Int(source.length)))
-        } else {
-            try await putMultipart(k, source)
+        do {
+            if source.length <= UInt64(options.partSize) {
+                try await putSingle(k, try readPart(source, 0, Int(source.length)), until: until)
+            } else {
+                try await putMultipart(k, source, until: until)
+            }
+        } catch let e as StorageError where e.kind == .permission {
+            // Some stores (SeaweedFS) refuse a PUT into a missing bucket with 403: say what is wrong.
+            if let missing = (try? await checkBucket()) ?? nil { throw missing }
+            throw e
         }
     }
 
-    func exists(_ k: String) async throws -> Bool {
+    /// Nil when the bucket exists (or its existence cannot be told); else the `noSuchBucket` error.
+    /// Opening a repository should call it first, so a missing bucket is not mistaken for a
+    /// missing repository.
+    public func checkBucket() async throws -> StorageError? {
         do {
-            _ = try await send("HEAD", key: k, accept: [200], what: k)
+            _ = try await send("GET", key: nil, query: [("list-type", "2"), ("max-keys", "1"), ("prefix", s3.key(""))], accept: [200], what: "bucket \(s3.bucket)")
+            return nil
+        } catch let e as StorageError where e.detail == .noSuchBucket {
+            return e
+        } catch let e as StorageError where e.kind == .permission {
+            return nil
+        }
+    }
+
+    func exists(_ k: String, until: ContinuousClock.Instant) async throws -> Bool {
+        do {
+            _ = try await send("HEAD", key: k, accept: [200], what: k, until: until)
             return true
         } catch let e as StorageError where e.kind == .notFound && e.detail != .noSuchBucket {
             return false
@@ -46,12 +67,12 @@ extension S3Backend {
 
     /// One PUT. When an earlier attempt's outcome was unknown and the retry meets 412, the object's
     /// ETag (the MD5 of a single-PUT object) tells whether that attempt landed.
-    private func putSingle(_ k: String, _ body: [UInt8]) async throws {
+    private func putSingle(_ k: String, _ body: [UInt8], until: ContinuousClock.Instant) async throws {
         let digest = md5(body)
         var headers = [("Content-MD5", Base64.encode(digest))]
         if options.conditionalWrites { headers.append(("If-None-Match", "*")) }
         var mayHaveLanded = false
-        try await options.retry.run { _, remaining in
+        try await options.retry.run(until: until) { _, remaining in
             do {
                 let r = try await once("PUT", key: k, headers: headers, body: body, remaining: remaining)
                 if r.status == 200 { return }
@@ -72,8 +93,8 @@ extension S3Backend {
         return (r.headers["etag"] ?? "").trimmingCharacters(in: "\"").lowercased()
     }
 
-    private func putMultipart(_ k: String, _ source: any ByteSource) async throws {
-        let create = try await send("POST", key: k, query: [("uploads", "")], accept: [200], what: "start of upload \(k)", write: true)
+    private func putMultipart(_ k: String, _ source: any ByteSource, until: ContinuousClock.Instant) async throws {
+        let create = try await send("POST", key: k, query: [("uploads", "")], accept: [200], what: "start of upload \(k)", write: true, until: until)
         guard let uploadId = S3XML.first("UploadId", in: String(decoding: create.body, as: UTF8.self)[...]), !uploadId.isEmpty else {
             throw StorageError(.fatal, "S3 at \(s3.authority) started an upload of \(k) without an UploadId")
         }
@@ -86,7 +107,7 @@ extension S3Backend {
                 let body = try readPart(source, offset, n)
                 let r = try await send("PUT", key: k, query: [("partNumber", String(number)), ("uploadId", uploadId)],
                                        headers: [("Content-MD5", Base64.encode(md5(body)))], body: body, accept: [200],
-                                       what: "part \(number) of \(k)", write: true)
+                                       what: "part \(number) of \(k)", write: true, until: until)
                 guard let tag = r.headers["etag"], !tag.isEmpty else {
                     throw StorageError(.fatal, "S3 at \(s3.authority) accepted part \(number) of \(k) without an ETag")
                 }
@@ -97,7 +118,7 @@ extension S3Backend {
             let xml = "<CompleteMultipartUpload>" + etags.enumerated().map {
                 "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\(xmlEscape($0.element))</ETag></Part>"
             }.joined() + "</CompleteMultipartUpload>"
-            try await complete(k, uploadId, Array(xml.utf8), size: source.length)
+            try await complete(k, uploadId, Array(xml.utf8), size: source.length, until: until)
         } catch {
             // Best effort: free the parts; the object never appeared under its name.
             _ = try? await once("DELETE", key: k, query: [("uploadId", uploadId)], remaining: .seconds(5))
@@ -107,11 +128,11 @@ extension S3Backend {
 
     /// CompleteMultipartUpload; a 200 may still carry an `<Error>` (S3 sends it late). A retry
     /// after an unknown outcome that finds the upload gone checks the object's size.
-    private func complete(_ k: String, _ uploadId: String, _ xml: [UInt8], size: UInt64) async throws {
+    private func complete(_ k: String, _ uploadId: String, _ xml: [UInt8], size: UInt64, until: ContinuousClock.Instant) async throws {
         var headers: [(String, String)] = []
         if options.conditionalWrites { headers.append(("If-None-Match", "*")) }
         var mayHaveLanded = false
-        try await options.retry.run { _, remaining in
+        try await options.retry.run(until: until) { _, remaining in
             do {
                 var r = try await once("POST", key: k, query: [("uploadId", uploadId)], headers: headers, body: xml, remaining: remaining)
                 if r.status == 200, S3XML.error(String(decoding: r.body, as: UTF8.self)) != nil { r.status = 500 }
@@ -138,11 +159,12 @@ extension S3Backend {
         let end = range?.end ?? .max
         var total: UInt64? = nil
         var pin: String? = nil
+        let until = ContinuousClock.now.advanced(by: options.operationDeadline)
         while pos < min(end, total ?? .max) {
             let last = min(end, total ?? .max, pos &+ UInt64(options.getChunkSize)) - 1
             var headers = [("Range", "bytes=\(pos)-\(last)")]
             if let pin { headers.append(("If-Match", pin)) }
-            let r = try await options.retry.run { _, remaining in
+            let r = try await options.retry.run(until: until) { _, remaining in
                 let r = try await once("GET", key: k, headers: headers, remaining: remaining)
                 switch r.status {
                 case 200, 206, 416: return r
