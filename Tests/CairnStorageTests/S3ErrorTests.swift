@@ -13,7 +13,7 @@ import Testing
 
     @Test func wrongCredentialsAreRefusedClearlyAndWriteNothing() async throws {
         guard ownServerAllowed() else { return }
-        let server = try SeaweedServer(identities: Self.identities)
+        let server = try await SeaweedServer.start(identities: Self.identities)
         defer { server.stop() }
         let right = S3Credentials(accessKeyId: "CAIRNKEY", secretAccessKey: "cairn-right-secret", source: "the test")
         let prefix = "s3:\(server.endpoint)/repo"
@@ -36,7 +36,7 @@ import Testing
 
     @Test func skewedClockQuotesTheServer() async throws {
         guard ownServerAllowed() else { return }
-        let server = try SeaweedServer(identities: Self.identities)
+        let server = try await SeaweedServer.start(identities: Self.identities)
         defer { server.stop() }
         var o = S3Env.options()
         o.clockOffsetSeconds = 3 * 3600

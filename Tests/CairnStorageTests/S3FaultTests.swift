@@ -55,7 +55,7 @@ import Testing
 
     @Test func serverKilledMidUploadLeavesNothingAndRestartWorks() async throws {
         guard ownServerAllowed() else { return }
-        let server = try SeaweedServer()
+        let server = try await SeaweedServer.start()
         defer { server.stop() }
         let url = "s3:\(server.endpoint)/crash"
         var o = S3Env.options(retry: RetryPolicy(maxAttempts: 4, baseDelay: .milliseconds(50), maxDelay: .milliseconds(200), deadline: .seconds(5)))
@@ -68,7 +68,7 @@ import Testing
         print("put with the server killed: \(e?.message ?? "")")
         #expect(e?.kind == .transient)
         #expect(e.map { !$0.message.contains("\n") && $0.message.contains("127.0.0.1:") } == true, "\(e?.message ?? "")")
-        try server.start()
+        try await server.start()
         let after = S3Backend(try S3Location.parse(url), credentials: S3Env.credentials, options: S3Env.options())
         #expect(await storageError { _ = try await after.stat(h) }?.kind == .notFound)
         #expect(try await after.listAll(.pack).isEmpty)

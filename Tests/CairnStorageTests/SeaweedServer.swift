@@ -16,7 +16,13 @@ final class SeaweedServer: @unchecked Sendable {
     }
 
     /// Starts a server; `identities` (an -s3.config JSON) turns SigV4 checking on.
-    init(identities: String? = nil) throws {
+    static func start(identities: String? = nil) async throws -> SeaweedServer {
+        let s = try SeaweedServer(identities: identities)
+        try await s.start()
+        return s
+    }
+
+    private init(identities: String?) throws {
         state = try TempDir.make() + "/weed"
         if let identities {
             let p = state + ".identities.json"
@@ -25,12 +31,16 @@ final class SeaweedServer: @unchecked Sendable {
         } else {
             config = nil
         }
-        try start()
     }
 
-    /// (Re)starts on the same data and ports.
-    func start() throws {
-        try Self.run(["start", state] + (config.map { [$0] } ?? []))
+    /// (Re)starts on the same data and ports, on a thread of its own (the script takes seconds;
+    /// the concurrency pool stays free).
+    func start() async throws {
+        let args = ["start", state] + (config.map { [$0] } ?? [])
+        let ok: Bool = await withCheckedContinuation { c in
+            Thread.detachNewThread { c.resume(returning: (try? Self.run(args)) != nil) }
+        }
+        guard ok else { throw POSIXError(.EIO, userInfo: [NSLocalizedDescriptionKey: "Scripts/seaweedfs.sh start failed; see \(state)/weed.log"]) }
         endpoint = try String(contentsOfFile: state + "/endpoint", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
