@@ -14,7 +14,7 @@ import Testing
         #expect(try await b.bytes(h) == src.bytes(0..<10_000))
         let cases: [(UInt64, UInt64, Range<UInt64>)] = [
             (0, 0, 0..<0), (0, 1, 0..<1), (4096, 4096, 4096..<8192), (9999, 1, 9999..<10_000),
-            (9999, 10, 9999..<10_000), (10_000, 5, 0..<0), (20_000, 5, 0..<0), (5000, .max, 5000..<10_000),
+            (9999, 10, 9999..<10_000), (10_000, 5, 0..<0), (20_000, 5, 0..<0), (5000, .max, 5000..<10_000), (.max - 5, 100, 0..<0), (.max, .max, 0..<0),
         ]
         for (off, len, want) in cases {
             let got = try await b.bytes(h, range: ByteRange(offset: off, length: len))

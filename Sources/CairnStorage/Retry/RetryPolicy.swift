@@ -37,7 +37,7 @@ public struct RetryPolicy: Sendable {
         let ceiling = min(maxDelay, baseDelay * (1 << min(attempt - 1, 20)))
         let ns = ceiling.nanoseconds
         var d = Duration.nanoseconds(ns > 0 ? Int64.random(in: 0...ns) : 0)
-        if let r = retryAfter, r > 0 { d = max(d, .milliseconds(Int64(min(r, 3600) * 1000))) }
+        if let r = retryAfter, r.isFinite, r > 0 { d = max(d, .milliseconds(Int64(min(r, 3600) * 1000))) }
         return d
     }
 

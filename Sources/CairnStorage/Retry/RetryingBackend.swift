@@ -47,7 +47,9 @@ public final class RetryingBackend: Backend {
         var delivered: UInt64 = 0
         let start = range?.offset ?? 0, length = range?.length ?? .max
         try await policy.run { _, _ in
-            try await inner.get(handle, range: ByteRange(offset: start &+ delivered, length: length - delivered)) { chunk in
+            let (from, over) = start.addingReportingOverflow(delivered)
+            if over || delivered >= length { return }
+            try await inner.get(handle, range: ByteRange(offset: from, length: length - delivered)) { chunk in
                 try sink(chunk)
                 delivered += UInt64(chunk.count)
             }

@@ -105,7 +105,8 @@ public final class S3Backend: Backend {
         let (code, message) = S3XML.error(body) ?? ("", "")
         let tail = code.isEmpty ? "HTTP \(r.status)" : "\(r.status) \(code)" + (message.isEmpty ? "" : ": \(message)")
         let at = s3.authority
-        let retryAfter = r.headers["retry-after"].flatMap { Double($0.trimmingSpaces) }
+        // Retry-After in delay-seconds (an HTTP-date is ignored: the backoff applies instead).
+        let retryAfter = r.headers["retry-after"].flatMap { UInt32($0.trimmingSpaces) }.map { Double($0) }
         switch (r.status, code) {
         case (_, "RequestTimeTooSkewed"):
             return StorageError(.fatal, "S3 at \(at) refused \(what): the clock of this machine is off (\(tail)); set the time (e.g. enable NTP) and run the command again", object: what, detail: .clockSkew, httpStatus: r.status)

@@ -161,7 +161,8 @@ extension S3Backend {
         var pin: String? = nil
         let until = ContinuousClock.now.advanced(by: options.operationDeadline)
         while pos < min(end, total ?? .max) {
-            let last = min(end, total ?? .max, pos &+ UInt64(options.getChunkSize)) - 1
+            let (step, over) = pos.addingReportingOverflow(UInt64(options.getChunkSize))
+            let last = min(end, total ?? .max, over ? .max : step) - 1  // > pos: the loop holds pos < end, total
             var headers = [("Range", "bytes=\(pos)-\(last)")]
             if let pin { headers.append(("If-Match", pin)) }
             let r = try await options.retry.run(until: until) { _, remaining in
