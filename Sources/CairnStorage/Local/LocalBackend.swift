@@ -150,6 +150,22 @@ public final class LocalBackend: Backend {
         try syncDir(dir)
     }
 
+    /// Removes temporary files of puts that a crash interrupted: `tmp/TYPE-NAME.N.tmp` older than
+    /// `age` seconds (younger ones may belong to a writer still running, on this or another
+    /// machine sharing the folder). Returns how many were removed.
+    @discardableResult
+    public func removeStaleTemporaries(olderThan age: Int = 3600) throws -> Int {
+        let now = time(nil)
+        var removed = 0
+        for name in try entries("tmp") where name.hasSuffix(".tmp") && ObjectType.allCases.contains(where: { name.hasPrefix($0.rawValue + "-") }) {
+            var st = Glibc.stat()
+            let p = path("tmp/" + name)
+            guard lstat(p, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, now - st.st_mtim.tv_sec > age else { continue }
+            if unlink(p) == 0 { removed += 1 }
+        }
+        return removed
+    }
+
     // MARK: - file system helpers
 
     private func openRead(_ rel: String) throws -> OpenFile {
