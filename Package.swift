@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "CairnCore", targets: ["CairnCore"]),
+        .library(name: "CairnStorage", targets: ["CairnStorage"]),
         .executable(name: "cairn", targets: ["cairn"]),
     ],
     dependencies: [
@@ -22,6 +23,7 @@ let package = Package(
             dependencies: ["CLZ4", "CSQLite", "CCrypto", "CZlib", "CCairnSys"],
             path: "Sources/CairnCore"
         ),
+        .target(name: "CairnStorage", dependencies: ["CCrypto", "CCairnSys"], path: "Sources/CairnStorage"),
         .executableTarget(
             name: "cairn",
             dependencies: ["CairnCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -30,6 +32,7 @@ let package = Package(
         .executableTarget(name: "cairn-microbench", dependencies: ["CairnCore"], path: "Benchmarks/Micro"),
         .target(name: "CairnTestSupport", dependencies: ["CairnCore"], path: "Tests/CairnTestSupport"),
         .testTarget(name: "CairnCoreTests", dependencies: ["CairnCore", "CairnTestSupport"], path: "Tests/CairnCoreTests"),
+        .testTarget(name: "CairnStorageTests", dependencies: ["CairnStorage"], path: "Tests/CairnStorageTests"),
         .testTarget(name: "CairnCLITests", dependencies: ["CairnCore", "CairnTestSupport"], path: "Tests/CairnCLITests"),
     ],
     swiftLanguageModes: [.v6]

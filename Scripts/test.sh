@@ -5,4 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Scripts/bootstrap.sh
 swift build -c release
+# A real SeaweedFS for the S3 tests, stopped by pid when the tests end (also on failure).
+sw_state="$(mktemp -d "${TMPDIR:-/tmp}/cairn-seaweedfs.XXXXXX")"
+trap 'bash Scripts/seaweedfs.sh stop "$sw_state"' EXIT
+CAIRN_TEST_S3="$(bash Scripts/seaweedfs.sh start "$sw_state")"
+export CAIRN_TEST_S3
 swift test -c release "$@"
