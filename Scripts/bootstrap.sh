@@ -3,7 +3,7 @@
 # the C libraries' -dev packages, and the tools the test suite drives.
 set -euo pipefail
 need=()
-for p in liblz4-dev libsqlite3-dev libssl-dev zlib1g-dev pkg-config sqlite3 python3 unzip zip libarchive-tools p7zip-full util-linux; do
+for p in liblz4-dev libsqlite3-dev libssl-dev zlib1g-dev pkg-config sqlite3 python3 python3-venv curl unzip zip libarchive-tools p7zip-full util-linux; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ "${1:-}" = "--bench" ]; then
