@@ -54,7 +54,7 @@ public final class LocalPackStorage: PackStorage {
         let dir = "\(root)/\(name.prefix(2))"
         try FS.mkdirs(dir)
         let final = path(name)
-        let tmp = "\(root)/tmp/\(name).pack.tmp"
+        let tmp = "\(root)/tmp/\(Leftovers.ownedName(name)).pack.tmp"
         try FS.mkdirs("\(root)/tmp")
         do {
             let f = try PosixFile.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o444)
