@@ -60,15 +60,7 @@ extension Repository {
         // Self-healing: the blocks of a lost pack are recorded as missing, so that dedup no
         // longer counts them as stored and the next snapshot of live data stores them again.
         var bad: [BlockId: String] = [:]
-        if !readOnly {
-            for p in lostPacks {
-                var ids: [BlockId] = []
-                try index.forEachBlock(inPack: p) { ids.append($0) }
-                for id in ids { bad[id] = "its pack \(storage.displayPath(p)) is missing" }
-                try index.markPackLost(p)
-            }
-        }
-        for id in try index.missingIds() where bad[id] == nil { bad[id] = "recorded as missing (lost pack or damaged bytes)" }
+        if !readOnly { for p in lostPacks { try index.markPackLost(p) } }
         // Snapshot records and trees.
         if readData {
             var n = 0
@@ -116,8 +108,6 @@ extension Repository {
             }
             for (id, problem) in bad.sorted(by: { $0.key < $1.key }) {
                 let used = Array(Set(usage[id] ?? [])).sorted()
-                // A lost block no snapshot uses any more (stored again, or forgotten) is no damage.
-                if used.isEmpty && problem.hasPrefix("recorded as missing") { continue }
                 let loc = try? index.lookup(id)
                 report.damaged.append(DamagedBlock(block: id.hex, pack: loc.map { storage.displayPath($0.pack) }, offset: loc?.entry.offset,
                                                    problem: problem, usedBy: used))

@@ -100,13 +100,6 @@ public final class RepositoryIndex {
         return n
     }
 
-    /// Calls `body` with the id of every block indexed in pack `name`.
-    public func forEachBlock(inPack name: String, _ body: (BlockId) throws -> Void) throws {
-        let st = try db.prepare("SELECT b.id FROM blocks b JOIN packs p ON p.id = b.pack WHERE p.name = ?")
-        st.bind(1, name)
-        while try st.step() { if let id = st.blockId(0) { try body(id) } }
-    }
-
     /// True when the index knows block `id` to be lost.
     public func isMissing(_ id: BlockId) throws -> Bool {
         guard hasMissing else { return false }

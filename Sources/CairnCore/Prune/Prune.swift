@@ -192,6 +192,8 @@ extension Repository {
         }
         func markTree(_ id: BlockId, path: String, snap: Snapshot) throws {
             guard try insert(id) else { return }
+            // A tree `check` recorded as lost holds nothing prune could keep.
+            if try index.isMissing(id) { return }
             let t: Tree
             do { t = try tree(id, reader: reader, path: path) } catch let e as CairnError {
                 throw CairnError(.integrity, "snapshot \(snap.shortId) cannot be read at \(path)/ (\(e.message)); prune changed nothing: run `cairn check --read-data`")
@@ -202,7 +204,7 @@ extension Repository {
                     if let s = e.subtree { try markTree(s, path: path + "/" + e.name, snap: snap) }
                 case .file:
                     for r in e.content {
-                        guard try insert(r.id), e.indirect else { continue }
+                        guard try insert(r.id), e.indirect, try !index.isMissing(r.id) else { continue }
                         let refs: [ContentRef]
                         do { refs = try ContentList.decode(try reader.readMeta(r.id), what: "list block \(r.id.hex)") } catch let err as CairnError {
                             throw CairnError(.integrity, "snapshot \(snap.shortId) cannot be read at \(path)/\(e.name) (\(err.message)); prune changed nothing: run `cairn check --read-data`")
