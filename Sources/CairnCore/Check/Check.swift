@@ -212,6 +212,9 @@ extension Repository {
         for s in ["", "-wal", "-shm", "-journal"] { unlink(tmp + s) }
         var packs = 0, blocks = 0, snaps = 0
         var skipped: [String] = []
+        // The index being replaced, when it still opens: a second source of block locations for
+        // packs whose trailer is damaged (every location it gives is verified before use).
+        var previous = FS.exists(layout.index) ? try? RepositoryIndex(path: layout.index, readOnly: true) : nil
         do {
             let fresh = try RepositoryIndex(path: tmp)
             for name in try storage.list().sorted() {
@@ -222,10 +225,16 @@ extension Repository {
                 } catch let e as CairnError {
                     // A damaged trailer: salvage every block whose bytes verify. The pack file is
                     // kept whatever happens (it may hold the only copy of a block).
-                    if let r = PackSalvage.salvage(storage, pack: name), !r.entries.isEmpty {
-                        blocks += try fresh.addPack(name: name, size: try storage.size(of: name), entries: r.entries)
+                    // Blocks the previous index located in it are verified and kept too.
+                    var r = PackSalvage.salvage(storage, pack: name) ?? SalvageResult(entries: [], unverified: 0)
+                    if let old = previous {
+                        let have = Set(r.entries.map(\.id))
+                        r.entries += PackSalvage.fromIndex(old, storage: storage, pack: name).filter { !have.contains($0.id) }
+                    }
+                    if !r.entries.isEmpty {
+                        blocks += try fresh.addPack(name: name, size: try storage.size(of: name), entries: r.entries.sorted { $0.offset < $1.offset })
                         packs += 1
-                        skipped.append("\(e.message): salvaged \(r.entries.count) verified blocks\(r.unverified > 0 ? ", \(r.unverified) entries could not be verified" : "")")
+                        skipped.append("\(e.message): salvaged \(r.entries.count) verified blocks\(r.unverified > 0 ? ", \(r.unverified) trailer entries could not be verified" : "")")
                     } else {
                         skipped.append("\(e.message): no block could be salvaged; the pack file is kept")
                     }
@@ -246,6 +255,7 @@ extension Repository {
             try fresh.markMissing(try referencedButAbsent(fresh, storage: storage))
             try fresh.db.exec("PRAGMA wal_checkpoint(TRUNCATE)")
         }
+        previous = nil
         for s in ["-wal", "-shm"] { unlink(layout.index + s); unlink(tmp + s) }
         try FS.rename(tmp, layout.index)
         try FS.syncDirectory(layout.root)

@@ -104,6 +104,18 @@ enum PackSalvage {
         return SalvageResult(entries: out, unverified: unverified + (count - raws.count))
     }
 
+    /// Entries the previous index recorded for `pack` whose bytes still verify: a pack whose
+    /// trailer is gone (truncated) keeps every block the old index can still locate.
+    static func fromIndex(_ old: RepositoryIndex, storage: PackStorage, pack: String) -> [PackEntry] {
+        let hasher = SHA256Hasher()
+        var out: [PackEntry] = []
+        try? old.forEachBlock { loc in
+            guard loc.pack == pack, let plain = decode(storage, pack: pack, loc.entry) else { return }
+            if plain.withUnsafeBytes({ hasher.hash($0) }) == loc.entry.id { out.append(loc.entry) }
+        }
+        return out
+    }
+
     /// The plaintext of a candidate entry, or nil when its bytes do not decode.
     private static func decode(_ storage: PackStorage, pack: String, _ e: PackEntry) -> [UInt8]? {
         guard let stored = try? storage.read(pack: pack, offset: e.offset, count: Int(e.storedLength)) else { return nil }
