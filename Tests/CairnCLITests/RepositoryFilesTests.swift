@@ -48,6 +48,16 @@ func processGone(_ pid: Int32) -> Bool {
                 #expect(r.stderr.contains("index.sqlite") || r.stdout.contains("damaged"), "\(update) \(args): \(r.stderr)")
             }
         }
+        // A pack name that climbs out of the repository is refused, never opened or deleted.
+        let named = t.sub("packname")
+        try writeFile(t.sub("outside.pack"), Array("CAIRNPK1 not a pack".utf8))
+        #expect(try sh("cp -a \(repo) \(named) && sqlite3 \(named)/index.sqlite \"UPDATE packs SET name = '../../outside'\"").status == 0)
+        for args in [["cat", "latest", "app/keep.txt"], ["check", "--read-data"], ["prune"]] {
+            let r = try cairn(named, args)
+            expectCleanFailure(r, 15, "pack name \(args)")
+            #expect(r.stderr.contains("not 32 hex digits"), "\(args): \(r.stderr)")
+        }
+        #expect(FS.exists(t.sub("outside.pack")))
         // Extreme pack sizes in the packs table.
         let copy = t.sub("packsize")
         #expect(try sh("cp -a \(repo) \(copy) && sqlite3 \(copy)/index.sqlite 'UPDATE packs SET size = -1, blocks = -3'").status == 0)

@@ -7,16 +7,18 @@
 // all cannot be salvaged (blocks carry no framing of their own); it is kept, never deleted.
 
 /// What salvage recovered from one pack.
-struct SalvageResult {
-    var entries: [PackEntry]
+public struct SalvageResult: Sendable {
+    /// Entries whose bytes verified.
+    public var entries: [PackEntry]
     /// Trailer entries that could not be verified (their blocks are lost).
-    var unverified: Int
+    public var unverified: Int
 }
 
-enum PackSalvage {
+/// Recovers verified block entries from packs whose trailer is damaged.
+public enum PackSalvage {
     /// The verified entries of a pack whose trailer did not read cleanly, or nil when no
     /// trailer can be found.
-    static func salvage(_ storage: PackStorage, pack: String) -> SalvageResult? {
+    public static func salvage(_ storage: PackStorage, pack: String) -> SalvageResult? {
         guard let size = try? storage.size(of: pack), size >= 8 + 16 + 64 else { return nil }
         let maxEntries = UInt64(BlockWriter.maxBlocksPerPack) * 4
         let tailLen = min(size - 8, maxEntries * 64 + 16)

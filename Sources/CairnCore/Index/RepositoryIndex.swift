@@ -138,7 +138,7 @@ public final class RepositoryIndex {
         defer { st.reset() }
         guard try st.step() else { return nil }
         let entry = try blockRow(st, id: id, first: 1)
-        return BlockLocation(pack: st.string(7) ?? "", entry: entry)
+        return BlockLocation(pack: try packName(st, 7), entry: entry)
     }
 
     /// Batches the following lookups in one read transaction (see `SQLiteDB.beginRead`).
@@ -191,13 +191,21 @@ public final class RepositoryIndex {
         let st = try db.prepare("SELECT name, size, blocks FROM packs ORDER BY name")
         var out: [(String, UInt64, Int)] = []
         while try st.step() {
-            let name = st.string(0) ?? ""
+            let name = try packName(st, 0)
             guard let size = UInt64(exactly: st.int(1)), let blocks = Int(exactly: st.int(2)), blocks >= 0 else {
                 throw badRow("pack \(name) has size \(st.int(1)) and block count \(st.int(2))")
             }
             out.append((name, size, blocks))
         }
         return out
+    }
+
+    /// A pack name read from the index: exactly 32 lowercase hex digits (it becomes a path, so
+    /// `../x` or `/etc/passwd` must never get through).
+    func packName(_ st: Statement, _ col: Int32) throws -> String {
+        let name = st.string(col) ?? ""
+        guard PackFormat.isValidName(name) else { throw badRow("pack name '\(name.prefix(80))' is not 32 hex digits") }
+        return name
     }
 
     /// An integrity error about a row of the index that holds values out of range.
@@ -225,7 +233,7 @@ public final class RepositoryIndex {
         while try st.step() {
             guard let id = st.blockId(0) else { continue }
             let e = try blockRow(st, id: id, first: 2)
-            try body(BlockLocation(pack: st.string(8) ?? "", entry: e))
+            try body(BlockLocation(pack: try packName(st, 8), entry: e))
         }
     }
 

@@ -65,7 +65,7 @@ extension RepositoryIndex {
             guard let size = UInt64(exactly: st.int(2)), let liveStored = UInt64(exactly: st.int(5)) else {
                 throw badRow("pack \(st.string(1) ?? "") has size \(st.int(2)) and live bytes \(st.int(5))")
             }
-            out.append(PackUsage(id: st.int(0), name: st.string(1) ?? "", size: size, rows: Int(st.int(3)),
+            out.append(PackUsage(id: st.int(0), name: try packName(st, 1), size: size, rows: Int(st.int(3)),
                                  liveBlocks: Int(st.int(4)), liveStored: liveStored))
         }
         return out

@@ -37,7 +37,7 @@ public enum Leftovers {
 
     /// The owner (pid, start time) a temporary name of this host records, when it has that form.
     /// Suffixes after the random part (`-journal`, `.pack.tmp`) are allowed.
-    static func owner(_ name: String) -> (pid: Int32, start: UInt64)? {
+    public static func owner(_ name: String) -> (pid: Int32, start: UInt64)? {
         let parts = name.split(separator: "-", omittingEmptySubsequences: false)
         guard let h = parts.firstIndex(where: { $0 == hostTag }), h + 3 < parts.count,
               let pid = Int32(parts[h + 1]), pid > 0, let start = UInt64(parts[h + 2]),
@@ -47,7 +47,7 @@ public enum Leftovers {
 
     /// True when the owner recorded in `name` is provably gone (no such process, or a
     /// process with that pid that started at another time).
-    static func ownerGone(_ name: String) -> Bool {
+    public static func ownerGone(_ name: String) -> Bool {
         guard let o = owner(name) else { return false }
         guard let now = startTime(o.pid) else { return kill(o.pid, 0) != 0 && errno == ESRCH }
         return now != o.start

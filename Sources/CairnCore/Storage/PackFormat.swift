@@ -62,6 +62,11 @@ public enum PackFormat {
     /// The largest offset a block may start at (keeps `offset + length` far from overflow).
     public static let maxPackOffset: UInt64 = 1 << 50
 
+    /// True for a pack name as writers make them: 32 lowercase hex digits.
+    public static func isValidName(_ name: String) -> Bool {
+        name.utf8.count == 32 && name.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+    }
+
     public static func encodeTrailer(_ entries: [PackEntry]) -> [UInt8] {
         var w = BinaryWriter(capacity: entries.count * entrySize + footerSize)
         for e in entries {

@@ -109,7 +109,9 @@ public final class LocalPackStorage: PackStorage {
         var out: [String] = []
         for sub in try FS.list(root) where sub.utf8.count == 2 {
             for f in try FS.list("\(root)/\(sub)") where f.hasSuffix(".pack") {
-                out.append(String(f.dropLast(5)))
+                let name = String(f.dropLast(5))
+                // Only names a writer makes, in the folder of their first two digits.
+                if PackFormat.isValidName(name), name.hasPrefix(sub) { out.append(name) }
             }
         }
         return out
