@@ -155,6 +155,23 @@ func processGone(_ pid: Int32) -> Bool {
         #expect(try cairn(repo, ["cat", "latest", "app/keep.txt"]).status == 0)
     }
 
+    @Test func lostPackFoundByRebuildIndexHealsToo() throws {
+        let t = TempDir(); defer { t.remove() }
+        let (repo, _) = try smallRepository(t)
+        for p in try packFiles(repo) { #expect(unlink(p) == 0) }
+        // The rebuild succeeds; the check after it reports the damage (exit 15).
+        let rb = try cairn(repo, ["check", "--rebuild-index"])
+        #expect(rb.status == 15 && rb.stdout.contains("index rebuilt"), "\(rb.stdout)\(rb.stderr)")
+        #expect(try sh("test $(sqlite3 \(repo)/index.sqlite 'SELECT count(*) FROM missing') -gt 0").status == 0)
+        let s = try cairn(repo, ["snapshot"])
+        #expect(s.status == 0, "\(s.stderr)")
+        #expect(try cairn(repo, ["cat", "latest", "app/keep.txt"]).stdoutBytes.count == 3000)
+        #expect(try cairn(repo, ["cat", "latest", "app/gone.txt"]).status == 0)
+        // Both snapshots hold the same live data: the new one brought every lost block back.
+        let c = try cairn(repo, ["check", "--read-data"])
+        #expect(c.status == 0, "\(c.stdout)")
+    }
+
     @Test func rebuildSalvagesAPackWithAFlippedTrailerByte() throws {
         let t = TempDir(); defer { t.remove() }
         let (repo, _) = try smallRepository(t)

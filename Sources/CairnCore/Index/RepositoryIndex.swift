@@ -192,7 +192,9 @@ public final class RepositoryIndex {
         var out: [(String, UInt64, Int)] = []
         while try st.step() {
             let name = try packName(st, 0)
-            guard let size = UInt64(exactly: st.int(1)), let blocks = Int(exactly: st.int(2)), blocks >= 0 else {
+            // Bounded so that sums over all packs cannot overflow.
+            guard let size = UInt64(exactly: st.int(1)), size <= PackFormat.maxPackOffset,
+                  let blocks = Int(exactly: st.int(2)), blocks >= 0, blocks <= Int(UInt32.max) else {
                 throw badRow("pack \(name) has size \(st.int(1)) and block count \(st.int(2))")
             }
             out.append((name, size, blocks))

@@ -62,7 +62,8 @@ extension RepositoryIndex {
         """)
         var out: [PackUsage] = []
         while try st.step() {
-            guard let size = UInt64(exactly: st.int(2)), let liveStored = UInt64(exactly: st.int(5)) else {
+            guard let size = UInt64(exactly: st.int(2)), size <= PackFormat.maxPackOffset,
+                  let liveStored = UInt64(exactly: st.int(5)), liveStored <= PackFormat.maxPackOffset else {
                 throw badRow("pack \(st.string(1) ?? "") has size \(st.int(2)) and live bytes \(st.int(5))")
             }
             out.append(PackUsage(id: st.int(0), name: try packName(st, 1), size: size, rows: Int(st.int(3)),
