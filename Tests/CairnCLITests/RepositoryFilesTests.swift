@@ -128,6 +128,32 @@ func processGone(_ pid: Int32) -> Bool {
         let r = try cairn(repo, ["restore", "latest", "--silo", "app", "--no-safety-snapshot"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(try cairn(repo, ["check"]).status == 0)
+        // A silo snapshotted while it was a plain folder, then turned into a symlink to the folder
+        // holding the repository: restoring it in place would swap the repository away. Refused.
+        let turned = t.sub("turned")
+        try writeFile(turned + "/f.txt", Array("f".utf8))
+        #expect(try cairn(repo, ["silo", "add", "turned", turned]).status == 0)
+        #expect(try cairn(repo, ["snapshot", "--silo", "turned"]).status == 0)
+        try FS.removeTree(turned)
+        #expect(symlink(t.path, turned) == 0)
+        let rt = try cairn(repo, ["restore", "latest", "--silo", "turned", "--no-safety-snapshot"])
+        expectCleanFailure(rt, 18, "restore through symlink")
+        #expect(rt.stderr.contains("overlaps the repository"), "\(rt.stderr)")
+        #expect(try cairn(repo, ["check"]).status == 0)
+    }
+
+    @Test(.enabled(if: getuid() == 0, "needs root for a bind mount"))
+    func overlapThroughABindMountIsRefused() throws {
+        let t = TempDir(); defer { t.remove() }
+        let (repo, _) = try smallRepository(t)
+        // The folder holding the repository, seen again under another path.
+        let view = t.sub("view")
+        try FS.mkdirs(view)
+        guard try sh("mount --bind \(t.path) \(view)").status == 0 else { Issue.record("cannot bind-mount"); return }
+        defer { _ = try? sh("umount \(view)") }
+        let r = try cairn(repo, ["silo", "add", "view", view])
+        expectCleanFailure(r, 18, "bind mount")
+        #expect(r.stderr.contains("overlaps the repository"), "\(r.stderr)")
     }
 
     @Test func lostPackHealsAndOlderSnapshotsAreNamed() throws {
