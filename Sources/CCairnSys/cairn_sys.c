@@ -50,3 +50,65 @@ int cairn_syncfs(const char *path) {
     errno = saved;
     return rc;
 }
+
+/* ---- Command silos: a watchdog between cairn and the command ----
+ * cairn forks W (the watchdog). W makes its own process group G, asks the kernel for SIGTERM
+ * when cairn dies (PR_SET_PDEATHSIG), and forks C, which runs `/bin/sh -c CMD` in G with
+ * stdout on the pipe. When cairn dies (any signal, even SIGKILL), W kills the whole group G,
+ * so no process of the command outlives cairn. W exits with C's status (128+signal when C
+ * was killed). Only async-signal-safe calls are made after fork. */
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+static void cairn_watchdog_fire(int sig) {
+    (void)sig;
+    kill(-getpgrp(), SIGKILL);
+    _exit(137);
+}
+
+static void cairn_set_handlers(void (*handler)(int)) {
+    struct sigaction sa;
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+int cairn_spawn_command(const char *cmd, int out_fd, int read_fd, int null_fd) {
+    pid_t parent = getpid();
+    pid_t w = fork();
+    if (w < 0) return -1;
+    if (w > 0) {
+        setpgid(w, w); /* also done by the child: whichever runs first */
+        return (int)w;
+    }
+    setpgid(0, 0);
+    cairn_set_handlers(cairn_watchdog_fire);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) cairn_watchdog_fire(0);
+    close(read_fd);
+    pid_t c = fork();
+    if (c < 0) _exit(127);
+    if (c == 0) {
+        cairn_set_handlers(SIG_DFL);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(null_fd, 0);
+        dup2(out_fd, 1);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)0);
+        _exit(127);
+    }
+    /* W must not hold the pipe's write end, or cairn never sees the end of the output. */
+    close(out_fd);
+    close(null_fd);
+    int st = 0;
+    while (waitpid(c, &st, 0) < 0) {
+        if (errno != EINTR) _exit(127);
+    }
+    if (WIFEXITED(st)) _exit(WEXITSTATUS(st));
+    _exit(128 + WTERMSIG(st));
+}
+
+int cairn_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }

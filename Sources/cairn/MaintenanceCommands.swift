@@ -173,6 +173,7 @@ func printPrune(_ p: PruneReport) {
     Out.line("\(p.snapshots) snapshots use \(p.liveBlocks) of \(p.blocksBefore) blocks; \(p.deadBlocks) unused blocks hold \(human(p.deadBytes))")
     Out.line("\(verb) \(p.packsDeleted) unused packs, repacked \(p.packsRepacked) packs\(p.dryRun ? "" : " into \(p.packsWritten) new packs"), \(verb) \(p.orphanPacksDeleted) orphan packs")
     Out.line("\(p.dryRun ? "would free" : "freed") \(human(p.bytesFreed)) (\(p.bytesFreed) bytes), repacked \(human(p.bytesRepacked)) (\(p.bytesRepacked) bytes)")
+    for k in p.orphanPacksKept { Out.err("cairn: warning: kept unindexed pack \(k): it may hold the only copy of a block; run `cairn check --rebuild-index` to salvage it") }
     Out.line("repository: \(p.packsBefore) packs, \(human(p.packBytesBefore)) -> \(p.packsAfter) packs, \(human(p.packBytesAfter)); \(human(p.unusedBytesAfter)) unused left in kept packs\(p.dryRun ? " (dry run)" : "")")
 }
 

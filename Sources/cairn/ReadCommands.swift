@@ -215,6 +215,9 @@ struct CheckCmd: ParsableCommand {
                     Out.line("damaged block \(d.block)\(d.pack.map { " in \($0)" } ?? "")\(d.offset.map { " at byte offset \($0)" } ?? ""): \(d.problem)")
                     for u in d.usedBy { Out.line("  used by \(u)") }
                 }
+                if !rep.damagedSnapshots.isEmpty {
+                    Out.line("damaged snapshots: \(rep.damagedSnapshots.joined(separator: ", ")) (the lost blocks are recorded: the next snapshot stores them again from intact live data; these older snapshots stay damaged unless it does)")
+                }
                 Out.line("checked \(rep.snapshots) snapshots, \(rep.trees) trees, \(rep.packs) packs\(readData ? ", \(rep.blocksRead) blocks read" : ""): \(rep.ok ? "no errors" : "\(rep.errors.count + rep.damaged.count) problems")")
             }
             if !rep.ok { throw ExitCode(CairnError.Code.integrity.exitCode) }

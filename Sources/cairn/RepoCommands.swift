@@ -31,6 +31,7 @@ struct SiloCommand: ParsableCommand {
         @Option(name: .long, help: "Glob of paths to leave out (repeatable).") var exclude: [String] = []
         @Option(name: .long, help: "Shell command whose standard output is the silo's one file.") var command: String?
         @Option(name: .long, help: "File name for the command's output.") var filename: String?
+        @Option(name: .long, help: "Command silos: seconds the command may run before it and its process group are killed (default 3600).") var timeout: Double?
 
         func run() throws {
             try guarded {
@@ -38,8 +39,11 @@ struct SiloCommand: ParsableCommand {
                 let silo: Silo
                 if let c = command {
                     guard path == nil else { throw CairnError(.invalidInput, "give either PATH or --command, not both") }
-                    silo = Silo(name: name, command: c, filename: filename ?? "")
+                    var s = Silo(name: name, command: c, filename: filename ?? "")
+                    if let t = timeout { try CommandSilo.validate(timeout: t); s.timeout = t }
+                    silo = s
                 } else {
+                    guard timeout == nil else { throw CairnError(.invalidInput, "--timeout applies to command silos (--command) only") }
                     guard let p = path else { throw CairnError(.invalidInput, "give the silo's PATH, or --command CMD --filename NAME") }
                     silo = Silo(name: name, path: p, excludes: exclude)
                 }
@@ -84,16 +88,20 @@ struct SnapshotCmd: ParsableCommand {
     @Option(name: .long, help: "Silo to snapshot (repeatable; default all).") var silo: [String] = []
     @Option(name: .long, help: "Tag (repeatable).") var tag: [String] = []
     @Option(name: .long, help: "Message.") var message: String = ""
+    @Option(name: .long, help: "Seconds each command silo may run before it and its process group are killed (overrides the silo's own; default 3600).") var timeout: Double?
 
     func run() throws {
         try guarded {
+            if let t = timeout { try CommandSilo.validate(timeout: t) }
             let r = try global.open("snapshot")
             let progress = Progress("snapshot")
             if progress.enabled {
                 let est = try r.estimate(silos: silo)
                 progress.setTotal(files: est.reduce(0) { $0 + $1.files }, bytes: est.reduce(0) { $0 + $1.changedBytes })
             }
-            let s = Snapshotter(repository: r, options: SnapshotOptions(silos: silo, tags: tag, message: message))
+            var options = SnapshotOptions(silos: silo, tags: tag, message: message)
+            options.commandTimeout = timeout
+            let s = Snapshotter(repository: r, options: options)
             s.onProgress = { p in progress.update(done: p.files, bytes: p.bytesRead, current: p.currentPath) }
             let res = try s.run()
             progress.finish()

@@ -22,4 +22,13 @@ int cairn_syncfs(const char *path);
 
 /// Returns 1 when stderr (fd 2) is a terminal.
 int cairn_isatty(int fd);
+/// Starts `/bin/sh -c cmd` under a watchdog process that leads its own process group and
+/// kills that whole group when the calling process dies. The command's stdin is `null_fd`,
+/// its stdout `out_fd` (the write end of a pipe whose read end is `read_fd`). Returns the
+/// watchdog's pid (= the group id; its exit status is the command's, 128+N when killed by
+/// signal N), or -1 with errno set.
+int cairn_spawn_command(const char *cmd, int out_fd, int read_fd, int null_fd);
+
+/// pipe2(fds, O_CLOEXEC).
+int cairn_pipe_cloexec(int fds[2]);
 #endif

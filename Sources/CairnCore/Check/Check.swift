@@ -29,6 +29,9 @@ public struct CheckReport: Codable, Sendable {
     public var errors: [String] = []
     public var warnings: [String] = []
     public var damaged: [DamagedBlock] = []
+    /// Short ids of the snapshots that use a damaged or lost block (they stay damaged; newer
+    /// snapshots of intact live data store the lost blocks again).
+    public var damagedSnapshots: [String] = []
     public var ok: Bool { errors.isEmpty && damaged.isEmpty }
 }
 
@@ -41,8 +44,10 @@ extension Repository {
         let indexed = try index.packList()
         let onDisk = Set(try storage.list())
         report.packs = indexed.count
+        var lostPacks: [String] = []
         for p in indexed {
             if !onDisk.contains(p.name) {
+                lostPacks.append(p.name)
                 report.errors.append("pack \(storage.displayPath(p.name)) is in the index but missing on disk; the snapshots that use its blocks are damaged")
             } else if let sz = try? storage.size(of: p.name), sz != p.size {
                 report.errors.append("pack \(storage.displayPath(p.name)) is \(sz) bytes, the index says \(p.size)")
@@ -50,10 +55,13 @@ extension Repository {
         }
         let known = Set(indexed.map(\.name))
         for n in onDisk where !known.contains(n) {
-            report.warnings.append("pack \(storage.displayPath(n)) is not indexed (left by an interrupted write or prune; it holds only copies); `cairn prune` deletes it, `cairn check --rebuild-index` adopts it")
+            report.warnings.append("pack \(storage.displayPath(n)) is not indexed (left by an interrupted write or prune; `cairn prune` deletes it when every block it holds is indexed elsewhere, `cairn check --rebuild-index` adopts it")
         }
-        // Snapshot records and trees.
+        // Self-healing: the blocks of a lost pack are recorded as missing, so that dedup no
+        // longer counts them as stored and the next snapshot of live data stores them again.
         var bad: [BlockId: String] = [:]
+        if !readOnly { for p in lostPacks { try index.markPackLost(p) } }
+        // Snapshot records and trees.
         if readData {
             var n = 0
             var buf: [UInt8] = []
@@ -85,6 +93,10 @@ extension Repository {
             }
         }
         report.trees = seenTrees.count
+        // Damaged or unindexed blocks are as good as lost: recorded as missing, the next
+        // snapshot of live data that holds them stores a good copy (dedup and the
+        // unchanged-file fast path both consult the record).
+        if !readOnly { try index.markMissing(Array(bad.keys)) }
         if !bad.isEmpty {
             // Name every file that uses a damaged block (walks all snapshots again, only when damage exists).
             for snap in try snapshots() {
@@ -95,10 +107,12 @@ extension Repository {
                 }
             }
             for (id, problem) in bad.sorted(by: { $0.key < $1.key }) {
+                let used = Array(Set(usage[id] ?? [])).sorted()
                 let loc = try? index.lookup(id)
                 report.damaged.append(DamagedBlock(block: id.hex, pack: loc.map { storage.displayPath($0.pack) }, offset: loc?.entry.offset,
-                                                   problem: problem, usedBy: Array(Set(usage[id] ?? [])).sorted()))
+                                                   problem: problem, usedBy: used))
             }
+            report.damagedSnapshots = Array(Set(report.damaged.flatMap { $0.usedBy.map { String($0.prefix { $0 != ":" }) } })).sorted()
         }
         return report
     }
@@ -157,6 +171,35 @@ extension Repository {
         }
     }
 
+    /// Every block id reachable from the snapshots in `index` (trees, lists, data) that it lacks.
+    static func referencedButAbsent(_ index: RepositoryIndex, storage: PackStorage) throws -> [BlockId] {
+        let reader = BlockReader(storage: storage, index: index)
+        var seen = Set<BlockId>()
+        var absent: [BlockId] = []
+        func visit(_ id: BlockId, isTree: Bool) {
+            guard seen.insert(id).inserted else { return }
+            guard (try? index.contains(id)) == true else { absent.append(id); return }
+            guard isTree, let bytes = try? reader.readMeta(id), let t = try? Tree.decode(bytes, what: "tree \(id.hex)") else { return }
+            for e in t.entries {
+                if let sub = e.subtree { visit(sub, isTree: true) }
+                for r in e.content {
+                    if e.indirect {
+                        guard seen.insert(r.id).inserted else { continue }
+                        guard (try? index.contains(r.id)) == true else { absent.append(r.id); continue }
+                        for d in (try? ContentList.decode(try reader.readMeta(r.id), what: "list block \(r.id.hex)")) ?? [] { visit(d.id, isTree: false) }
+                    } else {
+                        visit(r.id, isTree: false)
+                    }
+                }
+            }
+        }
+        for rec in try index.snapshotRecords() {
+            guard let r = try? SnapshotRecord.decode(Array(rec.json.utf8), what: rec.id) else { continue }
+            for s in r.silos { if let root = BlockId(hex: s.tree) { visit(root, isTree: true) } }
+        }
+        return absent
+    }
+
     /// Rebuilds `index.sqlite` from pack trailers and snapshot files. Needs no working index.
     public static func rebuildIndex(at path: String, wait: Double = 0) throws -> (packs: Int, blocks: Int, snapshots: Int, skipped: [String]) {
         let layout = RepositoryLayout(root: FS.absolute(path))
@@ -169,6 +212,9 @@ extension Repository {
         for s in ["", "-wal", "-shm", "-journal"] { unlink(tmp + s) }
         var packs = 0, blocks = 0, snaps = 0
         var skipped: [String] = []
+        // The index being replaced, when it still opens: a second source of block locations for
+        // packs whose trailer is damaged (every location it gives is verified before use).
+        var previous = FS.exists(layout.index) ? try? RepositoryIndex(path: layout.index, readOnly: true) : nil
         do {
             let fresh = try RepositoryIndex(path: tmp)
             for name in try storage.list().sorted() {
@@ -177,19 +223,39 @@ extension Repository {
                     blocks += try fresh.addPack(name: name, size: try storage.size(of: name), entries: entries)
                     packs += 1
                 } catch let e as CairnError {
-                    skipped.append(e.message)
+                    // A damaged trailer: salvage every block whose bytes verify. The pack file is
+                    // kept whatever happens (it may hold the only copy of a block).
+                    // Blocks the previous index located in it are verified and kept too.
+                    var r = PackSalvage.salvage(storage, pack: name) ?? SalvageResult(entries: [], unverified: 0)
+                    if let old = previous {
+                        let have = Set(r.entries.map(\.id))
+                        r.entries += PackSalvage.fromIndex(old, storage: storage, pack: name).filter { !have.contains($0.id) }
+                    }
+                    if !r.entries.isEmpty {
+                        blocks += try fresh.addPack(name: name, size: try storage.size(of: name), entries: r.entries.sorted { $0.offset < $1.offset })
+                        packs += 1
+                        skipped.append("\(e.message): salvaged \(r.entries.count) verified blocks\(r.unverified > 0 ? ", \(r.unverified) trailer entries could not be verified" : "")")
+                    } else {
+                        skipped.append("\(e.message): no block could be salvaged; the pack file is kept")
+                    }
                 }
             }
             for f in try FS.list(layout.snapshots) where f.hasSuffix(".json") {
                 let id = String(f.dropLast(5))
                 let bytes = try FS.readAll(layout.snapshot(id))
                 guard BlockId.hash(bytes).hex == id else { skipped.append("snapshot file \(f) does not match its name; left out"); continue }
-                let rec = try SnapshotRecord.decode(bytes, what: layout.snapshot(id))
+                guard let rec = try? SnapshotRecord.decode(bytes, what: layout.snapshot(id)) else {
+                    skipped.append("snapshot file \(f) cannot be decoded; left out"); continue
+                }
                 try fresh.addSnapshot(id: id, timeNs: rec.timeNs, recordJSON: String(decoding: bytes.dropLast(), as: UTF8.self))
                 snaps += 1
             }
+            // Blocks the snapshots reference but no pack holds are recorded as missing, so the
+            // next snapshot of live data stores them again (see `check`).
+            try fresh.markMissing(try referencedButAbsent(fresh, storage: storage))
             try fresh.db.exec("PRAGMA wal_checkpoint(TRUNCATE)")
         }
+        previous = nil
         for s in ["-wal", "-shm"] { unlink(layout.index + s); unlink(tmp + s) }
         try FS.rename(tmp, layout.index)
         try FS.syncDirectory(layout.root)

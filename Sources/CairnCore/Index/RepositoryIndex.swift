@@ -20,10 +20,29 @@ public final class RepositoryIndex {
     let db: SQLiteDB
     private var lookupStmt: Statement?
     private var existsStmt: Statement?
+    private var missingStmt: Statement?
     private var packNames: [Int64: String] = [:]
 
-    /// Opens or creates the index at `path`.
-    public init(path: String) throws {
+    /// True when the index was opened read-only (a repository the user cannot write).
+    public let readOnly: Bool
+    /// True while the `missing` table holds at least one id (lets the common case skip queries).
+    public private(set) var hasMissing = false
+
+    /// Opens or creates the index at `path`. With `readOnly` nothing is written: a database in
+    /// WAL mode whose `-shm` cannot be created is opened as immutable (read-only media).
+    public init(path: String, readOnly: Bool = false) throws {
+        self.readOnly = readOnly
+        if readOnly {
+            var opened = try SQLiteDB(path: path, readOnly: true)
+            if (try? opened.exec("SELECT count(*) FROM sqlite_master")) == nil {
+                opened = try SQLiteDB(path: SQLiteDB.immutableURI(path), readOnly: true, uri: true)
+                try opened.exec("SELECT count(*) FROM sqlite_master")
+            }
+            db = opened
+            let st = try db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'missing'")
+            if try st.step() { hasMissing = try Self.anyRow(db, "SELECT 1 FROM missing LIMIT 1") }
+            return
+        }
         db = try SQLiteDB(path: path, create: true)
         try db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-16000; PRAGMA foreign_keys=OFF;")
         try db.exec("""
@@ -31,9 +50,81 @@ public final class RepositoryIndex {
         CREATE TABLE IF NOT EXISTS packs(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, size INTEGER NOT NULL, blocks INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS blocks(id BLOB PRIMARY KEY, pack INTEGER NOT NULL, offset INTEGER NOT NULL, stored INTEGER NOT NULL, raw INTEGER NOT NULL, kind INTEGER NOT NULL, codec INTEGER NOT NULL, crc INTEGER NOT NULL) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS snapshots(id TEXT PRIMARY KEY, time INTEGER NOT NULL, record TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS missing(id BLOB PRIMARY KEY) WITHOUT ROWID;
         CREATE INDEX IF NOT EXISTS snapshots_time ON snapshots(time);
         INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '\(RepositoryIndex.schemaVersion)');
         """)
+        hasMissing = try Self.anyRow(db, "SELECT 1 FROM missing LIMIT 1")
+    }
+
+    private static func anyRow(_ db: SQLiteDB, _ sql: String) throws -> Bool { try db.prepare(sql).step() }
+
+    // MARK: Missing blocks (self-healing)
+
+    /// Records that the blocks `ids` are lost (their pack is gone, or their bytes are damaged):
+    /// their rows leave `blocks`, so dedup no longer counts them as stored and the next
+    /// snapshot of live data that holds them stores them again.
+    public func markMissing(_ ids: [BlockId]) throws {
+        guard !ids.isEmpty, !readOnly else { return }
+        try db.transaction {
+            let del = try db.prepare("DELETE FROM blocks WHERE id = ?")
+            let ins = try db.prepare("INSERT OR IGNORE INTO missing(id) VALUES(?)")
+            for id in ids {
+                del.reset(); del.bind(1, id); try del.run()
+                ins.reset(); ins.bind(1, id); try ins.run()
+            }
+        }
+        hasMissing = true
+    }
+
+    /// Records that pack `name` is lost: every block it held becomes missing, the pack row goes.
+    /// Returns the number of blocks marked missing.
+    @discardableResult
+    public func markPackLost(_ name: String) throws -> Int {
+        guard !readOnly else { return 0 }
+        let n: Int = try db.transaction {
+            let q = try db.prepare("SELECT id FROM packs WHERE name = ?")
+            q.bind(1, name)
+            guard try q.step() else { return 0 }
+            let pid = q.int(0)
+            let ins = try db.prepare("INSERT OR IGNORE INTO missing(id) SELECT id FROM blocks WHERE pack = ?")
+            ins.bind(1, pid); try ins.run()
+            let marked = db.changes
+            let del = try db.prepare("DELETE FROM blocks WHERE pack = ?")
+            del.bind(1, pid); try del.run()
+            let dp = try db.prepare("DELETE FROM packs WHERE id = ?")
+            dp.bind(1, pid); try dp.run()
+            return marked
+        }
+        hasMissing = hasMissing || n > 0
+        return n
+    }
+
+    /// True when the index knows block `id` to be lost.
+    public func isMissing(_ id: BlockId) throws -> Bool {
+        guard hasMissing else { return false }
+        let st = try missingStmt ?? db.prepare("SELECT 1 FROM missing WHERE id = ?")
+        missingStmt = st
+        st.reset()
+        st.bind(1, id)
+        defer { st.reset() }
+        return try st.step()
+    }
+
+    /// True when any of `ids` is known to be lost (one query each, none when nothing is lost).
+    public func anyMissing<S: Sequence>(_ ids: S) throws -> Bool where S.Element == BlockId {
+        guard hasMissing else { return false }
+        for id in ids where try isMissing(id) { return true }
+        return false
+    }
+
+    /// Every block id recorded as lost.
+    public func missingIds() throws -> [BlockId] {
+        guard hasMissing else { return [] }
+        let st = try db.prepare("SELECT id FROM missing ORDER BY id")
+        var out: [BlockId] = []
+        while try st.step() { if let id = st.blockId(0) { out.append(id) } }
+        return out
     }
 
     // MARK: Blocks
@@ -46,9 +137,8 @@ public final class RepositoryIndex {
         st.bind(1, id)
         defer { st.reset() }
         guard try st.step() else { return nil }
-        let entry = PackEntry(id: id, kind: BlockKind(rawValue: UInt8(st.int(4))) ?? .data, codec: BlockCodec(rawValue: UInt8(st.int(5))) ?? .none,
-                              offset: UInt64(st.int(1)), storedLength: UInt32(st.int(2)), rawLength: UInt32(st.int(3)), crc32: UInt32(st.int(6)))
-        return BlockLocation(pack: st.string(7) ?? "", entry: entry)
+        let entry = try blockRow(st, id: id, first: 1)
+        return BlockLocation(pack: try packName(st, 7), entry: entry)
     }
 
     /// Batches the following lookups in one read transaction (see `SQLiteDB.beginRead`).
@@ -87,6 +177,11 @@ public final class RepositoryIndex {
                 try st.run()
                 added += db.changes
             }
+            if hasMissing {
+                // Blocks stored again are no longer missing.
+                let un = try db.prepare("DELETE FROM missing WHERE id = ?")
+                for e in entries { un.reset(); un.bind(1, e.id); try un.run() }
+            }
             return added
         }
     }
@@ -95,8 +190,43 @@ public final class RepositoryIndex {
     public func packList() throws -> [(name: String, size: UInt64, blocks: Int)] {
         let st = try db.prepare("SELECT name, size, blocks FROM packs ORDER BY name")
         var out: [(String, UInt64, Int)] = []
-        while try st.step() { out.append((st.string(0) ?? "", UInt64(st.int(1)), Int(st.int(2)))) }
+        while try st.step() {
+            let name = try packName(st, 0)
+            // Bounded so that sums over all packs cannot overflow.
+            guard let size = UInt64(exactly: st.int(1)), size <= PackFormat.maxPackOffset,
+                  let blocks = Int(exactly: st.int(2)), blocks >= 0, blocks <= Int(UInt32.max) else {
+                throw badRow("pack \(name) has size \(st.int(1)) and block count \(st.int(2))")
+            }
+            out.append((name, size, blocks))
+        }
         return out
+    }
+
+    /// A pack name read from the index: exactly 32 lowercase hex digits (it becomes a path, so
+    /// `../x` or `/etc/passwd` must never get through).
+    func packName(_ st: Statement, _ col: Int32) throws -> String {
+        let name = st.string(col) ?? ""
+        guard PackFormat.isValidName(name) else { throw badRow("pack name '\(name.prefix(80))' is not 32 hex digits") }
+        return name
+    }
+
+    /// An integrity error about a row of the index that holds values out of range.
+    func badRow(_ what: String) -> CairnError {
+        CairnError(.integrity, "the index \(db.path) is damaged: \(what), out of range; run `cairn check --rebuild-index`", path: db.path)
+    }
+
+    /// Decodes the block columns `offset, stored, raw, kind, codec, crc` starting at column
+    /// `first` of the current row, refusing any value out of range (never trapping on it).
+    func blockRow(_ st: Statement, id: BlockId, first c: Int32) throws -> PackEntry {
+        guard let offset = UInt64(exactly: st.int(c)), let stored = UInt32(exactly: st.int(c + 1)), let raw = UInt32(exactly: st.int(c + 2)),
+              let kindRaw = UInt8(exactly: st.int(c + 3)), let kind = BlockKind(rawValue: kindRaw),
+              let codecRaw = UInt8(exactly: st.int(c + 4)), let codec = BlockCodec(rawValue: codecRaw),
+              let crc = UInt32(exactly: st.int(c + 5)) else {
+            throw badRow("block \(id.hex) has offset \(st.int(c)), lengths \(st.int(c + 1))/\(st.int(c + 2)), kind \(st.int(c + 3)), codec \(st.int(c + 4)), crc \(st.int(c + 5))")
+        }
+        let e = PackEntry(id: id, kind: kind, codec: codec, offset: offset, storedLength: stored, rawLength: raw, crc32: crc)
+        if let why = e.problem { throw badRow("block \(id.hex): \(why)") }
+        return e
     }
 
     /// Calls `body` for every indexed block in id order, streaming (bounded memory).
@@ -104,9 +234,8 @@ public final class RepositoryIndex {
         let st = try db.prepare("SELECT b.id, b.pack, b.offset, b.stored, b.raw, b.kind, b.codec, b.crc, p.name FROM blocks b JOIN packs p ON p.id = b.pack ORDER BY b.pack, b.offset")
         while try st.step() {
             guard let id = st.blockId(0) else { continue }
-            let e = PackEntry(id: id, kind: BlockKind(rawValue: UInt8(st.int(5))) ?? .data, codec: BlockCodec(rawValue: UInt8(st.int(6))) ?? .none,
-                              offset: UInt64(st.int(2)), storedLength: UInt32(st.int(3)), rawLength: UInt32(st.int(4)), crc32: UInt32(st.int(7)))
-            try body(BlockLocation(pack: st.string(8) ?? "", entry: e))
+            let e = try blockRow(st, id: id, first: 2)
+            try body(BlockLocation(pack: try packName(st, 8), entry: e))
         }
     }
 
@@ -115,7 +244,11 @@ public final class RepositoryIndex {
         let st = try db.prepare("SELECT kind, COUNT(*), SUM(raw), SUM(stored) FROM blocks GROUP BY kind")
         var out: [BlockKind: (Int, UInt64, UInt64)] = [:]
         while try st.step() {
-            out[BlockKind(rawValue: UInt8(st.int(0))) ?? .data] = (Int(st.int(1)), UInt64(st.int(2)), UInt64(st.int(3)))
+            guard let k = UInt8(exactly: st.int(0)).flatMap(BlockKind.init(rawValue:)), let n = Int(exactly: st.int(1)),
+                  let raw = UInt64(exactly: st.int(2)), let stored = UInt64(exactly: st.int(3)) else {
+                throw badRow("block totals (kind \(st.int(0)), raw \(st.int(2)), stored \(st.int(3)))")
+            }
+            out[k] = (n, raw, stored)
         }
         return out
     }

@@ -10,11 +10,12 @@ public final class SQLiteDB {
     public let path: String
 
     /// Opens (creating when `create`) the database at `path` with a busy timeout.
-    public init(path: String, create: Bool = false, readOnly: Bool = false, busyTimeoutMs: Int32 = 60_000) throws {
+    public init(path: String, create: Bool = false, readOnly: Bool = false, uri: Bool = false, busyTimeoutMs: Int32 = 60_000) throws {
         var h: OpaquePointer?
         var flags = readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
         if create { flags |= SQLITE_OPEN_CREATE }
         flags |= SQLITE_OPEN_NOMUTEX
+        if uri { flags |= SQLITE_OPEN_URI }
         let rc = sqlite3_open_v2(path, &h, flags, nil)
         guard rc == SQLITE_OK, let h else {
             let msg = h.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
@@ -25,6 +26,16 @@ public final class SQLiteDB {
         self.path = path
         sqlite3_busy_timeout(h, busyTimeoutMs)
         sqlite3_extended_result_codes(h, 1)
+    }
+
+    /// A `file:` URI that opens `path` as immutable (no locks, no -shm: read-only media).
+    static func immutableURI(_ path: String) -> String {
+        var out = "file:"
+        for b in path.utf8 {
+            let c = Character(Unicode.Scalar(b))
+            if b == 0x25 || b == 0x3F || b == 0x23 || b >= 0x80 || b < 0x20 { out += "%" + String(b, radix: 16, uppercase: true).leftPad2 } else { out.append(c) }
+        }
+        return out + "?immutable=1"
     }
 
     deinit {
@@ -144,4 +155,8 @@ public final class Statement {
         guard sqlite3_column_bytes(stmt, col) == 32, let p = sqlite3_column_blob(stmt, col) else { return nil }
         return BlockId(bytes: UnsafeRawBufferPointer(start: p, count: 32))
     }
+}
+
+extension String {
+    fileprivate var leftPad2: String { utf8.count < 2 ? "0" + self : self }
 }

@@ -53,6 +53,8 @@ public struct PruneReport: Codable, Sendable {
     public var packsRepacked = 0
     /// New packs written by the repack.
     public var packsWritten = 0
+    /// Unindexed pack files kept because they may hold the only copy of a block (run `cairn check --rebuild-index`).
+    public var orphanPacksKept: [String] = []
     /// Pack files no index row named (left by an interrupted write or prune), deleted.
     public var orphanPacksDeleted = 0
     /// Stored bytes of live blocks copied into new packs.
@@ -90,7 +92,18 @@ extension Repository {
         for p in indexed where !onDisk.contains(p.name) {
             throw CairnError(.integrity, "pack \(storage.displayPath(p.name)) is in the index but missing; prune changes nothing in a damaged repository: run `cairn check --read-data` first", path: storage.displayPath(p.name))
         }
-        let orphans = onDisk.subtracting(indexed.map(\.name)).sorted()
+        // An unindexed pack is deleted only when its trailer reads and every block it holds is
+        // indexed elsewhere: one with a damaged trailer, or with a block found nowhere else,
+        // may hold the only copy of a referenced block (`check --rebuild-index` salvages it).
+        var orphans: [String] = []
+        for o in onDisk.subtracting(indexed.map(\.name)).sorted() {
+            guard let entries = try? PackFormat.readTrailer(storage, pack: o),
+                  try entries.allSatisfy({ try index.contains($0.id) }) else {
+                report.orphanPacksKept.append(storage.displayPath(o))
+                continue
+            }
+            orphans.append(o)
+        }
         report.packsBefore = indexed.count
         report.packBytesBefore = indexed.reduce(0) { $0 + $1.size } + orphans.reduce(0) { $0 + ((try? storage.size(of: $1)) ?? 0) }
 
@@ -180,6 +193,8 @@ extension Repository {
         }
         func markTree(_ id: BlockId, path: String, snap: Snapshot) throws {
             guard try insert(id) else { return }
+            // A tree `check` recorded as lost holds nothing prune could keep.
+            if try index.isMissing(id) { return }
             let t: Tree
             do { t = try tree(id, reader: reader, path: path) } catch let e as CairnError {
                 throw CairnError(.integrity, "snapshot \(snap.shortId) cannot be read at \(path)/ (\(e.message)); prune changed nothing: run `cairn check --read-data`")
@@ -190,7 +205,7 @@ extension Repository {
                     if let s = e.subtree { try markTree(s, path: path + "/" + e.name.escaped, snap: snap) }
                 case .file:
                     for r in e.content {
-                        guard try insert(r.id), e.indirect else { continue }
+                        guard try insert(r.id), e.indirect, try !index.isMissing(r.id) else { continue }
                         let refs: [ContentRef]
                         do { refs = try ContentList.decode(try reader.readMeta(r.id), what: "list block \(r.id.hex)") } catch let err as CairnError {
                             throw CairnError(.integrity, "snapshot \(snap.shortId) cannot be read at \(path)/\(e.name) (\(err.message)); prune changed nothing: run `cairn check --read-data`")

@@ -42,9 +42,11 @@ extension RepositoryIndex {
         try db.prepare("INSERT OR IGNORE INTO temp.prune_live(id) VALUES(?)")
     }
 
-    /// Marked blocks the index does not have (a damaged repository), up to `limit` of them.
+    /// Marked blocks the index does not have and does not know to be lost (a damaged repository
+    /// `check` has not seen yet), up to `limit` of them. Blocks recorded as missing are lost
+    /// already: prune keeps nothing for them and does not stop.
     func pruneMissingLive(limit: Int) throws -> [BlockId] {
-        let st = try db.prepare("SELECT l.id FROM temp.prune_live l LEFT JOIN blocks b ON b.id = l.id WHERE b.id IS NULL LIMIT ?")
+        let st = try db.prepare("SELECT l.id FROM temp.prune_live l LEFT JOIN blocks b ON b.id = l.id WHERE b.id IS NULL AND l.id NOT IN (SELECT id FROM missing) LIMIT ?")
         st.bind(1, limit)
         var out: [BlockId] = []
         while try st.step() { if let id = st.blockId(0) { out.append(id) } }
@@ -60,8 +62,12 @@ extension RepositoryIndex {
         """)
         var out: [PackUsage] = []
         while try st.step() {
-            out.append(PackUsage(id: st.int(0), name: st.string(1) ?? "", size: UInt64(st.int(2)), rows: Int(st.int(3)),
-                                 liveBlocks: Int(st.int(4)), liveStored: UInt64(st.int(5))))
+            guard let size = UInt64(exactly: st.int(2)), size <= PackFormat.maxPackOffset,
+                  let liveStored = UInt64(exactly: st.int(5)), liveStored <= PackFormat.maxPackOffset else {
+                throw badRow("pack \(st.string(1) ?? "") has size \(st.int(2)) and live bytes \(st.int(5))")
+            }
+            out.append(PackUsage(id: st.int(0), name: try packName(st, 1), size: size, rows: Int(st.int(3)),
+                                 liveBlocks: Int(st.int(4)), liveStored: liveStored))
         }
         return out
     }
@@ -70,7 +76,8 @@ extension RepositoryIndex {
     func pruneDeadTotals() throws -> (blocks: Int, stored: UInt64) {
         let st = try db.prepare("SELECT COUNT(*), COALESCE(SUM(b.stored), 0) FROM blocks b LEFT JOIN temp.prune_live l ON l.id = b.id WHERE l.id IS NULL")
         guard try st.step() else { return (0, 0) }
-        return (Int(st.int(0)), UInt64(st.int(1)))
+        guard let stored = UInt64(exactly: st.int(1)) else { throw badRow("dead block bytes \(st.int(1))") }
+        return (Int(st.int(0)), stored)
     }
 
     /// The live blocks of pack `packId`, in pack order (at most one pack's entries in memory).
@@ -83,8 +90,7 @@ extension RepositoryIndex {
         var out: [PackEntry] = []
         while try st.step() {
             guard let id = st.blockId(0) else { continue }
-            out.append(PackEntry(id: id, kind: BlockKind(rawValue: UInt8(st.int(4))) ?? .data, codec: BlockCodec(rawValue: UInt8(st.int(5))) ?? .none,
-                                 offset: UInt64(st.int(1)), storedLength: UInt32(st.int(2)), rawLength: UInt32(st.int(3)), crc32: UInt32(st.int(6))))
+            out.append(try blockRow(st, id: id, first: 1))
         }
         return out
     }

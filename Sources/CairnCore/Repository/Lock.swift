@@ -29,7 +29,19 @@ public final class RepositoryLock {
 
     /// Takes the lock, waiting up to `wait` seconds (0: fail at once when it is held).
     static func acquire(_ layout: RepositoryLayout, mode: Mode, wait: Double, command: String) throws -> RepositoryLock {
-        let fd = open(layout.lock, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        var fd = open(layout.lock, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        if fd < 0 && mode == .shared && (errno == EROFS || errno == EACCES) {
+            // A repository the user cannot write: readers still share the lock when its file
+            // exists (flock works on a read-only descriptor), and take none when it does not.
+            fd = open(layout.lock, O_RDONLY | O_CLOEXEC)
+            if fd < 0 { return RepositoryLock(fd: -1, infoPath: "", mode: mode) }
+            let deadline = Date().addingTimeInterval(wait)
+            while flock(fd, LOCK_SH | LOCK_NB) != 0 {
+                if Date() >= deadline { close(fd); throw lockedError(layout) }
+                usleep(20_000)
+            }
+            return RepositoryLock(fd: fd, infoPath: "", mode: mode)
+        }
         if fd < 0 { throw CairnError.posix("cannot open lock file", path: layout.lock) }
         let gate = open(layout.lock + ".gate", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         if gate < 0 { close(fd); throw CairnError.posix("cannot open lock file", path: layout.lock + ".gate") }
@@ -66,7 +78,8 @@ public final class RepositoryLock {
     }
 
     public func release() {
-        unlink(infoPath)
+        if !infoPath.isEmpty { unlink(infoPath) }
+        guard fd >= 0 else { return }
         flock(fd, LOCK_UN)
         close(fd)
     }
@@ -88,12 +101,12 @@ public final class RepositoryLock {
         var out: [Holder] = []
         for n in names where n.hasSuffix(".json") {
             let p = layout.locks + "/" + n
-            guard let bytes = try? FS.readAll(p),
+            guard ((try? FS.lstat(p))?.size ?? 0) <= 65536, let bytes = try? FS.readAll(p),
                   let obj = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
-                  let pid = obj["pid"] as? Int else { continue }
+                  let pidValue = obj["pid"] as? Int, let pid = Int32(exactly: pidValue), pid > 0 else { continue }
             let host = obj["host"] as? String ?? ""
-            let alive = kill(Int32(pid), 0) == 0 || errno == EPERM
-            out.append(Holder(pid: Int32(pid), host: host, mode: obj["mode"] as? String ?? "?", command: obj["command"] as? String ?? "?",
+            let alive = kill(pid, 0) == 0 || errno == EPERM
+            out.append(Holder(pid: pid, host: host, mode: obj["mode"] as? String ?? "?", command: obj["command"] as? String ?? "?",
                               file: p, stale: host == FS.hostname() && !alive))
         }
         return out
@@ -132,7 +145,7 @@ public final class RepositoryLock {
         }
         // Temporary files of an info write a kill interrupted: `PID-N.json.tmp-PID-M`.
         for n in (try? FS.list(layout.locks)) ?? [] where n.contains(".json.tmp-") {
-            guard let pid = Int32(n.prefix { $0 != "-" }) else { continue }
+            guard let pid = Int32(n.prefix { $0 != "-" }), pid > 0 else { continue }
             let alive = kill(pid, 0) == 0 || errno == EPERM
             if nobodyHolds || !alive {
                 unlink(layout.locks + "/" + n)

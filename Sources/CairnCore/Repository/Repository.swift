@@ -26,6 +26,9 @@ public final class Repository {
     public private(set) var recoveryReport: String?
 
     public var root: String { layout.root }
+    /// True when the repository folder cannot be written (read-only mount, other owner):
+    /// reading commands work, nothing is created, recovered or cleaned up.
+    public var readOnly: Bool { index.readOnly }
 
     init(layout: RepositoryLayout, config: RepositoryConfig, index: RepositoryIndex, storage: PackStorage) {
         self.layout = layout
@@ -60,12 +63,25 @@ public final class Repository {
     public static func open(at path: String) throws -> Repository {
         let layout = RepositoryLayout(root: FS.absolute(path))
         let config = try loadConfig(layout, given: path)
+        let writable = access(layout.root, W_OK) == 0 && (!FS.exists(layout.index) || access(layout.index, W_OK) == 0)
+        if !writable {
+            let index = try RepositoryIndex(path: layout.index, readOnly: true)
+            let repo = Repository(layout: layout, config: config, index: index, storage: LocalPackStorage(root: layout.packs))
+            if FS.exists(RestoreJournal.path(layout)) {
+                repo.recoveryReport = "an interrupted restore is recorded in \(RestoreJournal.path(layout)); the repository is read-only, so it is left as it is (run `cairn restore --recover` with write access)"
+            }
+            return repo
+        }
         for d in [layout.packs, layout.snapshots, layout.locks, layout.tmp] { try FS.mkdirs(d) }
         let index = try RepositoryIndex(path: layout.index)
         let repo = Repository(layout: layout, config: config, index: index, storage: LocalPackStorage(root: layout.packs))
         try repo.adoptSnapshotFiles()
         // An interrupted restore is completed or rolled back by the next command that opens the repository.
-        repo.recoveryReport = try RestoreSwap.recover(layout)
+        // A journal that cannot be trusted is left alone: this command goes on, `restore --recover` explains it.
+        do { repo.recoveryReport = try RestoreSwap.recover(layout, registered: try? repo.silos()) } catch let e as CairnError where e.code == .integrity {
+            repo.recoveryReport = e.message
+        }
+        Leftovers.clean(layout)
         return repo
     }
 
@@ -87,6 +103,9 @@ public final class Repository {
             throw CairnError(.integrity, "\(layout.config) is incomplete (\(error)); restore it from a copy of the repository", path: layout.config)
         }
         try config.chunker.validate()
+        guard config.packTargetSize >= 1 << 16, config.packTargetSize <= 1 << 30 else {
+            throw CairnError(.integrity, "\(layout.config) has packTargetSize \(config.packTargetSize), out of range (64 KiB to 1 GiB); restore it from a copy of the repository", path: layout.config)
+        }
         guard config.hash == "sha256", config.compression == "lz4" else {
             throw CairnError(.unsupportedFormat, "repository \(root) uses hash \(config.hash) and compression \(config.compression); this cairn supports sha256 and lz4", path: layout.config)
         }
@@ -110,9 +129,31 @@ public final class Repository {
 
     public func silos() throws -> [Silo] {
         guard FS.exists(layout.silos) else { return [] }
-        do { return try JSONDecoder().decode([Silo].self, from: Data(try FS.readAll(layout.silos))) } catch let e as CairnError { throw e } catch {
-            throw CairnError(.integrity, "\(layout.silos) cannot be parsed (\(error)); fix or re-create the silo list", path: layout.silos)
+        let bytes = try FS.readAll(layout.silos)
+        guard bytes.count <= 16 << 20 else {
+            throw CairnError(.integrity, "\(layout.silos) is \(bytes.count) bytes, larger than any silo list; fix or re-create it", path: layout.silos)
         }
+        let list: [Silo]
+        do { list = try JSONDecoder().decode([Silo].self, from: Data(bytes)) } catch {
+            throw CairnError(.integrity, "\(layout.silos) cannot be parsed (\(String(describing: error).prefix(160))); fix or re-create the silo list", path: layout.silos)
+        }
+        var seen = Set<String>()
+        for (i, s) in list.enumerated() {
+            func bad(_ why: String) -> CairnError {
+                CairnError(.integrity, "\(layout.silos) entry \(i) (\(s.name.prefix(64))) \(why); fix or re-create the silo list", path: layout.silos)
+            }
+            do { try Silo.validate(name: s.name) } catch { throw bad("has an invalid name") }
+            if !seen.insert(s.name).inserted { throw bad("repeats a silo name") }
+            switch s.kind {
+            case .path:
+                guard let p = s.path, p.hasPrefix("/"), !p.utf8.contains(0) else { throw bad("has no absolute path") }
+            case .command:
+                guard let c = s.command, !c.isEmpty, !c.utf8.contains(0), let f = s.filename, !f.isEmpty, !f.contains("/"), f != ".", f != ".." else {
+                    throw bad("is a command silo without a command or a plain file name")
+                }
+            }
+        }
+        return list
     }
 
     func saveSilos(_ silos: [Silo]) throws {
@@ -134,9 +175,9 @@ public final class Repository {
             guard let st = try FS.lstatIfExists(p), st.kind == .directory || st.kind == .file else {
                 throw CairnError(.notFound, "silo path \(p) does not exist or is not a directory or regular file", path: p)
             }
-            if p == root || p.hasPrefix(root + "/") || root.hasPrefix(p + "/") {
-                throw CairnError(.invalidInput, "silo path \(p) overlaps the repository \(root); keep the repository outside its silos", path: p)
-            }
+            try checkNotOverlappingRepository(p, what: "silo path")
+            // A silo inside another silo is allowed (a database file inside an application folder);
+            // an in-place restore of both at once is refused (Restore.makePlans).
             s.path = p
         } else {
             guard let f = s.filename, !f.isEmpty, !f.contains("/"), f != ".", f != ".." else {
@@ -229,9 +270,32 @@ public final class Repository {
     }
 
     /// A fresh temporary path inside the repository (same filesystem as packs).
+    /// Named `PREFIX-PID-STARTTIME-RANDOM` so that a later command can prove its owner is gone
+    /// and remove it (see Leftovers.swift). A read-only repository uses `$TMPDIR` (or /tmp) instead.
     public func temporaryPath(_ prefix: String) throws -> String {
-        try FS.mkdirs(layout.tmp)
-        return "\(layout.tmp)/\(prefix)-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let dir: String
+        if readOnly {
+            dir = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        } else {
+            try FS.mkdirs(layout.tmp)
+            dir = layout.tmp
+        }
+        return "\(dir)/\(Leftovers.ownedName(prefix))"
+    }
+
+    /// True when the content of file entry `e` uses a block the index knows to be lost
+    /// (directly, or through one of its content lists). Such an entry's refs must not be
+    /// reused by the unchanged-file fast path: the file is read and its blocks stored again.
+    public func contentMissing(_ e: TreeEntry, reader: BlockReader) -> Bool {
+        guard index.hasMissing else { return false }
+        let refs = e.content.map(\.id)
+        if (try? index.anyMissing(refs)) ?? true { return true }
+        guard e.indirect else { return false }
+        for l in refs {
+            guard let list = try? ContentList.decode(try reader.readMeta(l), what: "list block \(l.hex)") else { return true }
+            if (try? index.anyMissing(list.map(\.id))) ?? true { return true }
+        }
+        return false
     }
 }
 

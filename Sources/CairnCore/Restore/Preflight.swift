@@ -30,7 +30,7 @@ enum Preflight {
                 case .directory:
                     if let s = e.subtree { try visit(s, d, r) }
                 case .file:
-                    bytes += e.size
+                    bytes = bytes.saturatingAdd(e.size)
                     for ref in try repo.dataRefs(e, reader: reader, path: d) {
                         guard let loc = try repo.index.lookup(ref.id) else {
                             throw CairnError(.integrity, "block \(ref.id.hex) of \(d) is missing from the repository; nothing was changed. Run `cairn check --read-data` to list every damaged snapshot")
@@ -55,14 +55,14 @@ enum Preflight {
         for n in needs {
             let dev = (try FS.lstat(n.dir)).device
             var cur = byDevice[dev] ?? (n.dir, 0, [])
-            cur.bytes += n.bytes
+            cur.bytes = cur.bytes.saturatingAdd(n.bytes)
             cur.silos.append(n.silo)
             byDevice[dev] = cur
         }
         for (_, v) in byDevice {
             let free = try FS.freeBytes(v.dir)
             // Metadata (inodes, directory blocks) needs a little more than the content.
-            let need = v.bytes + v.bytes / 64 + (1 << 20)
+            let need = v.bytes.saturatingAdd(v.bytes / 64).saturatingAdd(1 << 20)
             if free < need {
                 throw CairnError(.noSpace, "restoring \(v.silos.joined(separator: ", ")) needs \(ByteFormat.human(need)) of staging space on the filesystem of \(v.dir), which has \(ByteFormat.human(free)) free: free \(ByteFormat.human(need - free)) more, or restore elsewhere with --to DIR. Nothing was changed", path: v.dir)
             }

@@ -97,7 +97,7 @@ public final class Restorer {
             throw CairnError(.busy, "another restore is running on repository \(repo.root) (\(RestoreJournal.lockPath(repo.layout)) is locked); wait for it, or retry with a longer --wait")
         }
         defer { withExtendedLifetime(lock) {} }
-        let recovered = try RestoreSwap.recover(repo.layout, lockHeld: true)
+        let recovered = try RestoreSwap.recover(repo.layout, registered: try? repo.silos(), lockHeld: true)
         let snap = try repo.resolve(ref)
         var plans = try makePlans(snap)
         let includeMode = !options.include.isEmpty
@@ -170,6 +170,9 @@ public final class Restorer {
     func makePlans(_ snap: Snapshot) throws -> [Plan] {
         let names = options.silos.isEmpty ? snap.record.silos.map(\.name) : options.silos
         let registered = try repo.silos()
+        // By identity (device, inode of every ancestor): a --to folder inside the repository or a
+        // silo, or a silo that now contains the repository, would destroy what it restores from.
+        if let to = options.to { try repo.checkRestoreDestination(to) }
         var plans: [Plan] = []
         for n in names where !plans.contains(where: { $0.name == n }) {
             guard let s = snap.record.silo(n), let tree = BlockId(hex: s.tree) else {
@@ -186,9 +189,13 @@ public final class Restorer {
                     throw CairnError(.invalidInput, "silo '\(n)' \(why); restore it elsewhere with --to DIR")
                 }
                 target = p
+                try repo.checkNotOverlappingRepository(p, what: "silo '\(n)' path")
                 if kind == "directory", let st = try FS.lstatIfExists(p), st.kind == .file {
                     throw CairnError(.invalidInput, "silo '\(n)' was a directory in snapshot \(snap.shortId) but \(p) is now a file; move it away or restore with --to DIR", path: p)
                 }
+            }
+            if options.to == nil, let other = plans.first(where: { Overlap.overlaps($0.target, target) }) {
+                throw CairnError(.invalidInput, "silos '\(other.name)' and '\(n)' overlap (\(other.target), \(target)); restore them in place one at a time (--silo NAME), or both with --to DIR", path: target)
             }
             plans.append(Plan(name: n, tree: tree, kind: kind, target: target, excludes: ExcludeMatcher(reg?.excludes ?? [])))
         }

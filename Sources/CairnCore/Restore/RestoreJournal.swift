@@ -64,8 +64,46 @@ public struct RestoreJournal: Codable, Sendable, Equatable {
     static func load(_ layout: RepositoryLayout) throws -> RestoreJournal? {
         let p = path(layout)
         guard FS.exists(p) else { return nil }
-        do { return try JSONDecoder().decode(RestoreJournal.self, from: Data(try FS.readAll(p))) } catch {
-            throw CairnError(.integrity, "the restore journal \(p) cannot be read (\(error)); inspect the staging folders named .*.cairn-restore-* beside your silos, then delete the journal", path: p)
+        let bytes = try FS.readAll(p)
+        guard bytes.count <= 4 << 20 else { throw untrusted(layout, "it is \(bytes.count) bytes, larger than any restore plan") }
+        do { return try JSONDecoder().decode(RestoreJournal.self, from: Data(bytes)) } catch {
+            throw untrusted(layout, "it cannot be parsed: \(String(describing: error).prefix(120))")
+        }
+    }
+
+    /// The error for a journal that is not acted upon: it is left alone, and so is every path it names.
+    static func untrusted(_ layout: RepositoryLayout, _ why: String) -> CairnError {
+        let p = path(layout)
+        return CairnError(.integrity, "the restore journal \(p) cannot be trusted (\(why)); it and the paths it names were left alone: look beside your silos for folders named .SILO.cairn-restore-TOKEN or .SILO.cairn-aside-TOKEN, keep the state you want, remove the rest by hand, then delete the journal", path: p)
+    }
+
+    /// Refuses a journal naming anything a restore could not have created: the staging and
+    /// aside paths must be `.NAME.cairn-restore-TOKEN` / `.NAME.cairn-aside-TOKEN` with this
+    /// journal's token, directly beside the target, and the target must be the registered path
+    /// of the silo it names. Include directories must lie inside such a target.
+    func validate(_ layout: RepositoryLayout, registered: [Silo]?) throws {
+        func bad(_ why: String) -> CairnError { Self.untrusted(layout, why) }
+        guard version == 1 else { throw bad("version \(version)") }
+        guard token.utf8.count == 12, Hex.isHex(token), token == token.lowercased() else { throw bad("the token is not 12 hex digits") }
+        guard let registered else { throw bad("the silo list cannot be read to compare it with") }
+        guard silos.count <= registered.count else { throw bad("it names more silos than are registered") }
+        for s in silos {
+            guard let reg = registered.first(where: { $0.name == s.name }), reg.kind == .path, let target = reg.path else {
+                throw bad("silo '\(s.name.prefix(64))' is not a registered path silo")
+            }
+            guard s.target == target, FS.absolute(target) == target, target != "/" else { throw bad("the target of silo '\(s.name)' is not its registered path") }
+            let parent = FS.parent(target), base = FS.basename(target)
+            guard s.staging == "\(parent)/.\(base).cairn-restore-\(token)" else { throw bad("the staging path of silo '\(s.name)' is not one a restore creates") }
+            guard s.aside.isEmpty || s.aside == "\(parent)/.\(base).cairn-aside-\(token)" else { throw bad("the aside path of silo '\(s.name)' is not one a restore creates") }
+            guard s.method == "exchange" || s.method == "rename" else { throw bad("unknown swap method for silo '\(s.name)'") }
+            guard s.siblings.allSatisfy({ SQLiteCapture.siblingSuffixes.contains($0) }) else { throw bad("unknown sibling suffix for silo '\(s.name)'") }
+        }
+        for d in includeDirs {
+            guard FS.absolute(d) == d, registered.contains(where: { r in
+                guard r.kind == .path, let t = r.path else { return false }
+                // Inside a silo's directory, or beside a single-file silo.
+                return d == t || d.hasPrefix(t + "/") || d == FS.parent(t)
+            }) else { throw bad("include directory \(d.prefix(200)) is not inside a registered silo") }
         }
     }
 
@@ -79,12 +117,15 @@ public struct RestoreJournal: Codable, Sendable, Equatable {
 final class RestoreLock {
     let fd: Int32
     private init(fd: Int32) { self.fd = fd }
-    deinit { flock(fd, LOCK_UN); close(fd) }
+    deinit { if fd >= 0 { flock(fd, LOCK_UN); close(fd) } }
 
     /// Takes the lock, waiting up to `wait` seconds; nil when `wait` is 0 and it is held.
     static func acquire(_ layout: RepositoryLayout, wait: Double) throws -> RestoreLock? {
         let p = RestoreJournal.lockPath(layout)
         let fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        // A repository the user cannot write holds no journal of this user's: restores `--to`
+        // elsewhere need no lock there (an in-place restore fails later, when it writes).
+        if fd < 0 && (errno == EROFS || errno == EACCES) { return RestoreLock(fd: -1) }
         if fd < 0 { throw CairnError.posix("cannot open", path: p) }
         let deadline = Date().addingTimeInterval(wait)
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
@@ -153,7 +194,7 @@ enum RestoreSwap {
 
     /// Completes or rolls back an interrupted restore. Returns a one-line report, or nil when
     /// there was nothing to do (or another process is restoring right now).
-    static func recover(_ layout: RepositoryLayout, lockHeld: Bool = false) throws -> String? {
+    static func recover(_ layout: RepositoryLayout, registered: [Silo]?, lockHeld: Bool = false) throws -> String? {
         guard FS.exists(RestoreJournal.path(layout)) else { return nil }
         var lock: RestoreLock?
         if !lockHeld {
@@ -162,6 +203,7 @@ enum RestoreSwap {
         }
         defer { withExtendedLifetime(lock) {} }
         guard let j = try RestoreJournal.load(layout) else { return nil }
+        try j.validate(layout, registered: registered)
         let report: String
         switch j.state {
         case .staging:

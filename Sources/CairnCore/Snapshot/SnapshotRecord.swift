@@ -76,6 +76,8 @@ public struct Silo: Codable, Sendable, Equatable {
     /// File name the command's output is stored under.
     public var filename: String?
     public var excludes: [String]
+    /// Command silos: seconds the command may run before its process group is killed (nil: the default, 1 hour).
+    public var timeout: Double?
 
     public init(name: String, path: String, excludes: [String] = []) {
         self.name = name

@@ -23,6 +23,9 @@ public struct SnapshotOptions: Sendable {
     public var timeNs: Int64?
     /// Walk and hash, but store nothing and record nothing (used by `diff ... live`).
     public var dryRun = false
+    /// Seconds a command silo may run before its process group is killed (nil: the silo's own
+    /// `timeout`, else `CommandSilo.defaultTimeout`).
+    public var commandTimeout: Double?
     public init(silos: [String] = [], tags: [String] = [], message: String = "") {
         self.silos = silos
         self.tags = tags
@@ -107,7 +110,8 @@ public final class Snapshotter {
         var failed: [String: String] = [:]
         for silo in chosen {
             let parent = snaps.last(where: { $0.record.silo(silo.name) != nil })?.record.silo(silo.name)
-            let parentTree = try parent.flatMap { BlockId(hex: $0.tree) }.map { try repo.tree($0, reader: reader, path: silo.name) }
+            // A parent whose root tree is lost (recorded missing by `check`) is no parent: read everything.
+            let parentTree = parent.flatMap { BlockId(hex: $0.tree) }.flatMap { try? repo.tree($0, reader: reader, path: silo.name) }
             let before = warnings.count
             do {
                 var c = Counts()
@@ -148,6 +152,7 @@ public final class Snapshotter {
 
     func snapshotPath(_ silo: Silo, parent: Tree?, counts: inout Counts) throws -> Tree {
         let path = silo.path ?? ""
+        try repo.checkSiloOverlap(silo)
         guard let st = try FS.lstatIfExists(path) else {
             throw CairnError(.siloFailed, "silo '\(silo.name)': its path \(path) no longer exists; re-create it or `cairn silo remove \(silo.name)`", path: path)
         }
@@ -266,7 +271,8 @@ public final class Snapshotter {
             let fp = wasSQLite ? path.utf8String.map { SQLiteCapture.fingerprint($0) } ?? 0 : 0
             progress.currentPath = dir
             if let p = parent, p.kind == .file, p.size == st.size, p.mtime == st.mtime, p.ctime == st.ctime,
-               p.inode == st.inode, p.fingerprint == fp, p.flags & TreeEntry.flagChangedWhileReading == 0 {
+               p.inode == st.inode, p.fingerprint == fp, p.flags & TreeEntry.flagChangedWhileReading == 0,
+               !repo.contentMissing(p, reader: reader) {
                 // Unchanged: reuse the content refs; the metadata is this stat's.
                 let (owner, links, device) = (e.owner, e.links, e.device)
                 e = p
@@ -358,26 +364,7 @@ public final class Snapshotter {
     // MARK: Command silos
 
     func snapshotCommand(_ silo: Silo, counts: inout Counts) throws -> Tree {
-        let cmd = silo.command ?? ""
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", cmd]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardInput = FileHandle.nullDevice
-        do { try p.run() } catch {
-            throw CairnError(.siloFailed, "silo '\(silo.name)': cannot start command `\(cmd)`: \(error)")
-        }
-        let fd = pipe.fileHandleForReading.fileDescriptor
-        let src = PosixFile(fd: dup(fd), path: "output of `\(cmd)`")
-        try? pipe.fileHandleForReading.close()
-        defer { src.close() }
-        let pid = p.processIdentifier  // Foundation starts it in its own process group: stop the group on Ctrl-C/SIGTERM
-        let r = try Cancellation.onRequest({ kill(-pid, SIGTERM); kill(pid, SIGTERM) }) { try pipeline.process { try src.read(into: $0, count: $1) } }
-        p.waitUntilExit()
-        guard p.terminationReason == .exit, p.terminationStatus == 0 else {
-            throw CairnError(.siloFailed, "silo '\(silo.name)': command `\(cmd)` exited with status \(p.terminationStatus); the silo was not snapshotted, fix the command and run `cairn snapshot --silo \(silo.name)`")
-        }
+        let r = try CommandSilo.run(silo, timeout: options.commandTimeout, pipeline: pipeline)
         counts.files = 1
         counts.filesRead = 1
         counts.bytes = r.length

@@ -48,6 +48,13 @@ public final class BlockWriter {
         buffer.reserveCapacity(targetSize + (1 << 20))
     }
 
+    deinit {
+        // A session that failed with a pack still in flight: the background job (which kept
+        // this writer alive) has finished, and no index row names its pack. Remove it so that
+        // it does not hold the space, e.g. after ENOSPC.
+        if let f = inFlight, ioError == nil { try? storage.remove(f.name) }
+    }
+
     /// True when the block is already stored (in the index or in the open pack).
     public func has(_ id: BlockId) throws -> Bool {
         if pending[id] != nil || inFlight?.ids[id] != nil { return true }
@@ -155,7 +162,12 @@ public final class BlockWriter {
         done.wait()
         inFlight = nil
         if let e = ioError { ioError = nil; throw e }
-        try index.addPack(name: f.name, size: f.size, entries: f.entries)
+        do { try index.addPack(name: f.name, size: f.size, entries: f.entries) } catch {
+            // No index row names the pack (the transaction rolled back): remove it at once so
+            // that it does not keep the space (a full disk) until the next prune.
+            try? storage.remove(f.name)
+            throw error
+        }
         stats.packsWritten += 1
     }
 
@@ -169,9 +181,10 @@ public final class BlockWriter {
 
     /// Drops the open pack without writing it (after a failure).
     public func discard() {
-        if inFlight != nil {
+        if let f = inFlight {
             done.wait()
-            // A pack already written but not indexed is harmless (check reports it, prune removes it).
+            // A pack written but not indexed: no index row names it, so nothing can use it; it goes now.
+            if ioError == nil { try? storage.remove(f.name) }
             inFlight = nil
             ioError = nil
         }

@@ -19,7 +19,8 @@ public enum LZ4 {
     /// Decompresses exactly `rawLength` bytes; nil when the input is corrupt.
     public static func decompress(_ src: UnsafeRawBufferPointer, into dst: UnsafeMutableRawPointer, rawLength: Int) -> Bool {
         if rawLength == 0 { return src.count == 0 }
-        let n = LZ4_decompress_safe(src.baseAddress!.assumingMemoryBound(to: CChar.self), dst.assumingMemoryBound(to: CChar.self), Int32(src.count), Int32(rawLength))
+        guard let base = src.baseAddress, src.count > 0, src.count <= Int(Int32.max), rawLength > 0, rawLength <= Int(Int32.max) else { return false }
+        let n = LZ4_decompress_safe(base.assumingMemoryBound(to: CChar.self), dst.assumingMemoryBound(to: CChar.self), Int32(src.count), Int32(rawLength))
         return Int(n) == rawLength
     }
 }

@@ -33,6 +33,22 @@ public struct PackEntry: Sendable, Equatable {
         self.rawLength = rawLength
         self.crc32 = crc32
     }
+
+    /// Why this entry cannot describe a block of a pack (offsets, lengths and codec out of
+    /// range), or nil when it can. Every entry read from a trailer or an index row passes
+    /// through here before any length is used for an allocation or a read.
+    public var problem: String? {
+        if offset < UInt64(PackFormat.headerMagic.count) { return "offset \(offset) lies inside the pack header" }
+        if offset > PackFormat.maxPackOffset { return "offset \(offset) is beyond any pack size" }
+        if storedLength > PackFormat.maxBlockLength || rawLength > PackFormat.maxBlockLength {
+            return "length \(max(storedLength, rawLength)) exceeds the largest block (\(PackFormat.maxBlockLength) bytes)"
+        }
+        switch codec {
+        case .none where storedLength != rawLength: return "stored length \(storedLength) differs from raw length \(rawLength) for an uncompressed block"
+        case .lz4 where storedLength == 0 || rawLength == 0: return "an LZ4 block with a zero length"
+        default: return nil
+        }
+    }
 }
 
 /// Encodes and decodes pack headers and trailers.
@@ -41,6 +57,15 @@ public enum PackFormat {
     public static let trailerMagic: [UInt8] = Array("CAIRNPKT".utf8)
     public static let entrySize = 64
     public static let footerSize = 16
+    /// The largest stored or raw length a block may have (trees of huge directories stay well below).
+    public static let maxBlockLength: UInt32 = 1 << 28
+    /// The largest offset a block may start at (keeps `offset + length` far from overflow).
+    public static let maxPackOffset: UInt64 = 1 << 50
+
+    /// True for a pack name as writers make them: 32 lowercase hex digits.
+    public static func isValidName(_ name: String) -> Bool {
+        name.utf8.count == 32 && name.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+    }
 
     public static func encodeTrailer(_ entries: [PackEntry]) -> [UInt8] {
         var w = BinaryWriter(capacity: entries.count * entrySize + footerSize)
@@ -95,8 +120,10 @@ public enum PackFormat {
             let rawLen = try er.u32()
             let c = try er.u32()
             _ = try er.u32()
-            guard off >= 8, off + UInt64(stored) <= start else { throw bad("entry out of range", start + UInt64(er.position)) }
-            out.append(PackEntry(id: id, kind: kind, codec: codec, offset: off, storedLength: stored, rawLength: rawLen, crc32: c))
+            let e = PackEntry(id: id, kind: kind, codec: codec, offset: off, storedLength: stored, rawLength: rawLen, crc32: c)
+            if let why = e.problem { throw bad(why, start + UInt64(er.position)) }
+            guard off + UInt64(stored) <= start else { throw bad("entry out of range", start + UInt64(er.position)) }
+            out.append(e)
         }
         return out
     }

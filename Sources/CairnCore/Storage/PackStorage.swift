@@ -54,7 +54,7 @@ public final class LocalPackStorage: PackStorage {
         let dir = "\(root)/\(name.prefix(2))"
         try FS.mkdirs(dir)
         let final = path(name)
-        let tmp = "\(root)/tmp/\(name).pack.tmp"
+        let tmp = "\(root)/tmp/\(Leftovers.ownedName(name)).pack.tmp"
         try FS.mkdirs("\(root)/tmp")
         do {
             let f = try PosixFile.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o444)
@@ -109,7 +109,9 @@ public final class LocalPackStorage: PackStorage {
         var out: [String] = []
         for sub in try FS.list(root) where sub.utf8.count == 2 {
             for f in try FS.list("\(root)/\(sub)") where f.hasSuffix(".pack") {
-                out.append(String(f.dropLast(5)))
+                let name = String(f.dropLast(5))
+                // Only names a writer makes, in the folder of their first two digits.
+                if PackFormat.isValidName(name), name.hasPrefix(sub) { out.append(name) }
             }
         }
         return out

@@ -80,3 +80,11 @@ public struct BinaryReader {
         return try raw(Int(n))
     }
 }
+
+extension UInt64 {
+    /// `self + other`, or `UInt64.max` when that overflows (sums of sizes read from repository files).
+    public func saturatingAdd(_ other: UInt64) -> UInt64 {
+        let (v, o) = addingReportingOverflow(other)
+        return o ? .max : v
+    }
+}
