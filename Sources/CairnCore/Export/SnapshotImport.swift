@@ -9,6 +9,14 @@
 // encoded exactly as the Snapshotter encodes them, and the record is saved last. A failure on
 // the way discards the open pack and records no snapshot; packs sealed before it hold only
 // unreferenced blocks, which `check` accepts and `prune` removes.
+//
+// Names are bytes: entries are matched, sorted and split as `FileName`s; the one place that
+// turns an entry name into a tree entry name is `treeName` (and `treeTarget` for links).
+// Imports are data, not authority: the record carries `imported` (ImportOrigin), so it never
+// becomes a parent (ParentSelection) and its time cannot order it after its import
+// (SnapshotOrder). setuid, setgid and sticky bits are dropped unless `keepSpecialModes` is set
+// (a manifest is not authenticated, so this holds for Cairn exports too); from foreign archives
+// the world-writable bit is dropped as well. Symlink permission bits are kept (Linux ignores them).
 
 #if canImport(Glibc)
 import Glibc
@@ -24,11 +32,25 @@ public struct ImportOptions: Sendable {
     public var tags: [String]
     /// Refuse archives larger than this, or whose entries add up to more than this uncompressed.
     public var maxSize: UInt64?
+    /// Keep setuid, setgid and sticky bits (and, for foreign archives, world-writable
+    /// permissions) as the archive gives them (`--keep-special-modes`). Off: they are cleared.
+    public var keepSpecialModes: Bool
 
-    public init(asSilo: [String] = [], tags: [String] = [], maxSize: UInt64? = nil) {
+    public init(asSilo: [String] = [], tags: [String] = [], maxSize: UInt64? = nil, keepSpecialModes: Bool = false) {
         self.asSilo = asSilo
         self.tags = tags
         self.maxSize = maxSize
+        self.keepSpecialModes = keepSpecialModes
+    }
+
+    /// The bits `keepSpecialModes` governs: setuid, setgid, sticky.
+    public static let specialModeBits: UInt32 = 0o7000
+    /// From foreign archives also: other-writable.
+    public static let foreignModeBits: UInt32 = 0o7002
+
+    /// The permission bits an import stores for a file or directory with `mode`.
+    public func importedMode(_ mode: UInt32, foreign: Bool) -> UInt32 {
+        keepSpecialModes ? mode & 0o7777 : mode & 0o7777 & ~(foreign ? ImportOptions.foreignModeBits : ImportOptions.specialModeBits)
     }
 }
 
@@ -74,7 +96,7 @@ public final class SnapshotImporter {
 
     /// A node of the archive's folder structure, built from the central directory.
     final class Node {
-        var children: [String: Node] = [:]
+        var children: [FileName: Node] = [:]
         var kind: ZipEntryKind = .directory
         /// Index into the reader's entries (nil: a folder implied by deeper names).
         var zip: Int?
@@ -134,7 +156,7 @@ public final class SnapshotImporter {
     // MARK: - Manifest
 
     func readManifest(_ reader: ZipReader) throws -> ExportManifest? {
-        guard let e = reader.entries.first(where: { $0.path == ExportManifest.fileName }), e.kind == .file else { return nil }
+        guard let e = reader.entries.first(where: { $0.pathName == SnapshotImporter.manifestName }), e.kind == .file else { return nil }
         if e.size > SnapshotImporter.maxManifestSize {
             throw reader.reject(e.name, "is \(e.size) bytes, more than the \(SnapshotImporter.maxManifestSize)-byte limit for a manifest; the archive is hostile or not a Cairn export")
         }
@@ -143,56 +165,74 @@ public final class SnapshotImporter {
         return try ManifestEncoding.decode(try reader.contents(e, maxRatio: limited.maxRatio), archive: reader.path)
     }
 
-    /// Checks a Cairn export's central directory against its manifest, entry by entry.
-    func verifyAgainstManifest(_ reader: ZipReader, _ m: ExportManifest) throws -> [String: ExportManifestEntry] {
-        func reject(_ entry: String, _ what: String) -> CairnError { reader.reject(entry, what) }
-        var siloNames = Set<String>()
+    static let manifestName = FileName(utf8: ExportManifest.fileName)
+    static let restoreName = FileName(utf8: ExportManifest.restoreFileName)
+
+    /// A manifest entry's path as bytes: the one place manifest paths become names.
+    static func manifestPath(_ e: ExportManifestEntry) -> FileName { FileName(utf8: e.path) }
+
+    /// A manifest entry's symlink target as bytes.
+    static func manifestTarget(_ e: ExportManifestEntry) -> [UInt8]? { e.target.map { Array($0.utf8) } }
+
+    /// The checks a manifest must pass on its own (silo names and tree ids, entry types,
+    /// digests, paths inside declared silos, no duplicates). Returns the entries by path.
+    public static func checkManifest(_ m: ExportManifest, archive: String) throws -> (silos: Set<FileName>, byPath: [FileName: ExportManifestEntry]) {
+        func forged(_ what: String) -> CairnError { CairnError(.invalidInput, "\(ExportManifest.fileName) in \(archive) \(what); the archive is damaged or forged", path: archive) }
+        var siloNames = Set<FileName>()
         for s in m.silos {
             try Silo.validate(name: s.name)
-            guard BlockId(hex: s.tree) != nil, siloNames.insert(s.name).inserted else {
-                throw CairnError(.invalidInput, "\(ExportManifest.fileName) in \(reader.path) lists silo '\(s.name)' twice or with a malformed tree id; the archive is damaged or forged", path: reader.path)
+            guard BlockId(hex: s.tree) != nil, siloNames.insert(FileName(utf8: s.name)).inserted else {
+                throw forged("lists silo '\(s.name)' twice or with a malformed tree id")
             }
         }
-        var byPath: [String: ExportManifestEntry] = [:]
+        var byPath: [FileName: ExportManifestEntry] = [:]
         byPath.reserveCapacity(m.entries.count)
         for e in m.entries {
-            guard e.kind != nil else { throw reject(e.path, "has type \(ZipLE.quote(e.type)) in \(ExportManifest.fileName), which is not file, dir or symlink; the archive is damaged or forged") }
-            if e.kind == .file, e.sha256.flatMap({ BlockId(hex: $0) }) == nil {
-                throw reject(e.path, "has no valid SHA-256 in \(ExportManifest.fileName); the archive is damaged or forged")
-            }
-            guard let silo = e.path.split(separator: "/").first, siloNames.contains(String(silo)), e.path.contains("/") else {
-                throw reject(e.path, "is listed in \(ExportManifest.fileName) outside the silos it declares; the archive is damaged or forged")
-            }
-            if byPath.updateValue(e, forKey: e.path) != nil {
-                throw reject(e.path, "is listed twice in \(ExportManifest.fileName); the archive is damaged or forged")
-            }
+            let path = manifestPath(e)
+            let shown = ZipLE.quote(path.escaped)
+            guard e.kind != nil else { throw forged("gives entry \(shown) the type \(ZipLE.quote(e.type)), which is not file, dir or symlink") }
+            if e.kind == .file, e.sha256.flatMap({ BlockId(hex: $0) }) == nil { throw forged("has no valid SHA-256 for \(shown)") }
+            if e.kind == .symlink, (manifestTarget(e) ?? []).isEmpty { throw forged("gives the symlink \(shown) no target") }
+            try ZipSafety.validateName(path.bytes, allowBackslash: true)
+            let parts = path.components
+            guard parts.count > 1, siloNames.contains(parts[0]) else { throw forged("lists \(shown) outside the silos it declares") }
+            if byPath.updateValue(e, forKey: path) != nil { throw forged("lists \(shown) twice") }
         }
+        return (siloNames, byPath)
+    }
+
+    /// Checks a Cairn export's central directory against its manifest, entry by entry.
+    func verifyAgainstManifest(_ reader: ZipReader, _ m: ExportManifest) throws -> [FileName: ExportManifestEntry] {
+        func reject(_ entry: String, _ what: String) -> CairnError { reader.reject(entry, what) }
+        let (siloNames, byPath) = try SnapshotImporter.checkManifest(m, archive: reader.path)
         var matched = 0
+        var present = Set<FileName>()
         for z in reader.entries {
-            if z.path == ExportManifest.fileName || z.path == ExportManifest.restoreFileName { continue }
-            if siloNames.contains(z.path) {
+            present.insert(z.pathName)
+            if z.pathName == SnapshotImporter.manifestName || z.pathName == SnapshotImporter.restoreName { continue }
+            if siloNames.contains(z.pathName) {
                 guard z.kind == .directory else { throw reject(z.name, "has the name of a silo but is not a folder; the archive is damaged or forged") }
                 continue
             }
-            guard let e = byPath[z.path] else {
+            guard let e = byPath[z.pathName] else {
                 throw reject(z.name, "is not listed in \(ExportManifest.fileName); an entry was added to the archive after export, remove it or import without the manifest")
             }
             let kindMatches: Bool
             switch e.kind! {
             case .file: kindMatches = z.kind == .file && z.size == e.size
             case .directory: kindMatches = z.kind == .directory
-            case .symlink: kindMatches = z.kind == .symlink && z.symlinkTarget == e.target
+            case .symlink: kindMatches = z.kind == .symlink && z.targetBytes == SnapshotImporter.manifestTarget(e)
             }
             if !kindMatches {
                 throw reject(z.name, "does not match \(ExportManifest.fileName) (which lists a \(e.type) of \(e.size) bytes\(e.target.map { " to \(ZipLE.quote($0))" } ?? "")); the archive is damaged or was altered")
             }
             matched += 1
         }
-        if matched != byPath.count, let missing = m.entries.first(where: { e in reader.entries.firstIndex { $0.path == e.path } == nil }) {
+        if matched != byPath.count, let missing = m.entries.first(where: { !present.contains(SnapshotImporter.manifestPath($0)) }) {
             throw CairnError(.invalidInput, "\(ExportManifest.fileName) in \(reader.path) lists \(ZipLE.quote(missing.path)), which the archive lacks; the archive is truncated or was altered", path: reader.path)
         }
-        for s in siloNames where !reader.entries.contains(where: { $0.path == s }) {
-            throw CairnError(.invalidInput, "\(ExportManifest.fileName) in \(reader.path) lists silo '\(s)' but the archive has no folder \(ZipLE.quote(s + "/")); the archive is truncated or was altered", path: reader.path)
+        for s in siloNames where !present.contains(s) {
+            throw CairnError(.invalidInput, "\(ExportManifest.fileName) in \(reader.path) lists silo '\(s.escaped)' but the archive has no folder \(ZipLE.quote(s.escaped + "/")); the archive is truncated or was altered", path: reader.path)
         }
         return byPath
     }
@@ -249,22 +289,32 @@ public final class SnapshotImporter {
         var roots: [String: Node] = [:]
         for s in m.silos { roots[s.name] = Node() }
         for (i, z) in reader.entries.enumerated() {
-            guard let meta = byPath[z.path] else { continue }
-            let parts = z.path.split(separator: "/").map(String.init)
-            try insert(reader, roots[parts[0]]!, parts.dropFirst(), index: i, meta: meta)
+            guard let meta = byPath[z.pathName] else { continue }
+            let parts = z.pathName.components
+            guard let silo = parts[0].utf8String, let root = roots[silo] else { continue }
+            try insert(reader, root, parts.dropFirst(), index: i, meta: meta)
         }
-        let result = try write(reader, silos: m.silos.map { (newName($0.name), roots[$0.name]!) }, chunker: m.chunker, cairn: true) { name, tree, counts in
-            let original = m.silos.first { newName($0.name) == name }!
-            var s = original
+        let result = try write(reader, silos: m.silos.map { (newName($0.name), roots[$0.name] ?? Node()) }, chunker: m.chunker, cairn: true) { name, tree, c in
+            guard var s = m.silos.first(where: { newName($0.name) == name }) else {
+                throw CairnError(.internalError, "import: silo \(name) vanished from the manifest; this is a bug in Cairn, please report it")
+            }
             s.name = name
             s.tree = tree.hex
+            // Counts are data: the record states what was imported, not what the manifest claims.
+            s.files = c.files
+            s.dirs = s.kind == "directory" ? c.dirs + 1 : c.dirs
+            s.symlinks = c.symlinks
+            s.bytes = c.bytes
+            s.filesRead = min(max(s.filesRead, 0), c.files)
+            s.sqliteDatabases = min(max(s.sqliteDatabases, 0), c.files)
             return s
         } record: { silos, stats in
             var tags = m.snapshot.tags
             for t in options.tags where !tags.contains(t) { tags.append(t) }
             return SnapshotRecord(version: 1, timeNs: m.snapshot.timeNs, hostname: m.snapshot.hostname, tags: tags, message: m.snapshot.message,
                                   parent: nil, silos: silos, bytesAdded: stats.storedBytesAdded, blocksAdded: stats.blocksAdded,
-                                  partial: m.snapshot.partial, program: m.snapshot.program)
+                                  partial: m.snapshot.partial, program: m.snapshot.program,
+                                  imported: ImportOrigin(archive: FS.basename(display), importedAtNs: SnapshotOrder.nowNs(), originalSnapshot: m.snapshot.id))
         }
         var r = result
         r.cairnExport = true
@@ -294,18 +344,20 @@ public final class SnapshotImporter {
             let root = Node()
             roots = [(whole, root)]
             for (i, z) in reader.entries.enumerated() {
-                try insert(reader, root, z.path.split(separator: "/").map(String.init)[...], index: i, meta: nil)
+                try insert(reader, root, z.pathName.components[...], index: i, meta: nil)
             }
         } else {
             for (i, z) in reader.entries.enumerated() {
-                let parts = z.path.split(separator: "/").map(String.init)
+                let parts = z.pathName.components
                 guard parts.count > 1 || z.kind == .directory else {
                     throw reader.reject(z.name, "lies at the top level of the archive, outside any folder; import with --as-silo NAME to take the whole archive as one silo")
                 }
-                let folder = parts[0]
+                // Silo names are plain ASCII, so a folder that is not valid UTF-8 cannot be one.
+                let folderText = parts[0].utf8String ?? parts[0].escaped
+                let folder = parts[0].utf8String ?? ""
                 let silo = renames[folder] ?? folder
                 do { try Silo.validate(name: silo) } catch {
-                    throw reader.reject(z.name, "is in the top-level folder \(ZipLE.quote(folder)), which is not a valid silo name (letters, digits, '.', '_', '-'); rename it with --as-silo \(folder)=NAME or import the whole archive with --as-silo NAME")
+                    throw reader.reject(z.name, "is in the top-level folder \(ZipLE.quote(folderText)), which is not a valid silo name (letters, digits, '.', '_', '-'); rename it with --as-silo \(folderText)=NAME or import the whole archive with --as-silo NAME")
                 }
                 let root: Node
                 if let r = byName[folder] { root = r } else {
@@ -333,13 +385,13 @@ public final class SnapshotImporter {
         } record: { silos, stats in
             SnapshotRecord(version: 1, timeNs: now, hostname: FS.hostname(), tags: options.tags, message: "imported from \(FS.basename(display))",
                            parent: nil, silos: silos, bytesAdded: stats.storedBytesAdded, blocksAdded: stats.blocksAdded, partial: false,
-                           program: Cairn.versionString)
+                           program: Cairn.versionString, imported: ImportOrigin(archive: FS.basename(display), importedAtNs: now))
         }
     }
 
     // MARK: - Building
 
-    func insert(_ reader: ZipReader, _ root: Node, _ parts: ArraySlice<String>, index: Int, meta: ExportManifestEntry?) throws {
+    func insert(_ reader: ZipReader, _ root: Node, _ parts: ArraySlice<FileName>, index: Int, meta: ExportManifestEntry?) throws {
         let z = reader.entries[index]
         if parts.count > SnapshotImporter.maxDepth {
             throw reader.reject(z.name, "is nested \(parts.count) folders deep, more than the limit of \(SnapshotImporter.maxDepth); the archive is hostile")
@@ -359,7 +411,7 @@ public final class SnapshotImporter {
 
     /// Streams every silo's files into blocks, stores the trees bottom-up, then the record.
     func write(_ reader: ZipReader, silos: [(String, Node)], chunker: ChunkerParams, cairn: Bool,
-               silo makeSilo: (String, BlockId, Counts) -> SiloSnapshot,
+               silo makeSilo: (String, BlockId, Counts) throws -> SiloSnapshot,
                record makeRecord: ([SiloSnapshot], WriteStats) -> SnapshotRecord) throws -> ImportResult {
         let writer = repo.makeWriter()
         let pipeline = ChunkPipeline(chunker: FastCDC(chunker), writer: writer)
@@ -373,7 +425,7 @@ public final class SnapshotImporter {
                 var c = Counts()
                 let tree = try build(root, path: name, reader: reader, writer: writer, pipeline: pipeline, hasher: hasher, cairn: cairn, now: now, counts: &c, total: &total)
                 let id = try writer.put(kind: .tree, bytes: tree.encode())
-                records.append(makeSilo(name, id, c))
+                records.append(try makeSilo(name, id, c))
                 imported.append(ImportedSilo(name: name, tree: id.hex, treeMatches: nil))
             }
             try writer.flush()
@@ -390,13 +442,14 @@ public final class SnapshotImporter {
                cairn: Bool, now: Int64, counts c: inout Counts, total: inout Counts) throws -> Tree {
         var entries: [TreeEntry] = []
         entries.reserveCapacity(node.children.count)
-        for (name, child) in node.children.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
-            let childPath = path + "/" + name
+        for (name, child) in node.children.sorted(by: { $0.key < $1.key }) {
+            let childPath = path + "/" + name.escaped
             let z = child.zip.map { reader.entries[$0] }
             if cairn && child.meta == nil {
                 throw CairnError(.invalidInput, "\(ExportManifest.fileName) in \(reader.path) does not list the folder \(ZipLE.quote(childPath)) that holds other entries; the archive is damaged or forged", path: reader.path)
             }
-            var e = TreeEntry(name: name, kind: .directory, mode: z?.mode ?? 0o755, mtimeNs: z.map { $0.mtime * 1_000_000_000 } ?? now)
+            var e = TreeEntry(name: try treeName(name, reader: reader, shown: childPath), kind: .directory, mode: z?.mode ?? 0o755,
+                              mtimeNs: z.map { $0.mtime * 1_000_000_000 } ?? now)
             if let m = child.meta {
                 e.mode = m.mode
                 e.mtimeNs = m.mtimeNs
@@ -416,8 +469,9 @@ public final class SnapshotImporter {
                 total.dirs += 1
             case .symlink:
                 e.kind = .symlink
-                e.target = z?.symlinkTarget
-                if child.meta == nil { e.size = UInt64((e.target ?? "").utf8.count) }
+                let target = z?.targetBytes ?? []
+                e.target = try treeTarget(target, reader: reader, shown: childPath)
+                if child.meta == nil { e.size = UInt64(target.count) }
                 c.symlinks += 1
                 total.symlinks += 1
             case .file:
@@ -444,8 +498,26 @@ public final class SnapshotImporter {
                 total.bytes += r.length
                 onProgress?(total.files, total.bytes)
             }
+            if e.kind != .symlink { e.mode = options.importedMode(e.mode, foreign: !cairn) }
             entries.append(e)
         }
         return Tree(entries: entries)
+    }
+
+    /// The tree entry name for an archive name: the one place import turns name bytes into a
+    /// `TreeEntry` name. Until trees hold byte names, a name that is not valid UTF-8 is refused.
+    func treeName(_ name: FileName, reader: ZipReader, shown: String) throws -> String {
+        guard let s = name.utf8String else {
+            throw reader.reject(shown, "has a name that is not valid UTF-8; this repository format stores UTF-8 names only, rename the entry")
+        }
+        return s
+    }
+
+    /// The tree entry symlink target for an archive link target (see `treeName`).
+    func treeTarget(_ target: [UInt8], reader: ZipReader, shown: String) throws -> String {
+        guard let s = String(validating: target, as: UTF8.self) else {
+            throw reader.reject(shown, "is a symlink whose target is not valid UTF-8; this repository format stores UTF-8 targets only")
+        }
+        return s
     }
 }

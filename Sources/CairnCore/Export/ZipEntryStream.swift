@@ -36,8 +36,8 @@ public final class ZipEntryStream {
         let csize = ZipLE.u32(h, 18), usize = ZipLE.u32(h, 22)
         let nameLength = Int(ZipLE.u16(h, 26)), extraLength = UInt64(ZipLE.u16(h, 28))
         let nameBytes = try reader.read(nameLength, at: entry.localHeaderOffset + ZipConst.localHeaderSize, entry: entry.name)
-        if nameBytes != entry.nameBytes {
-            let local = String(decoding: nameBytes, as: UTF8.self)
+        if nameBytes != entry.storedName {
+            let local = FileName.escape(nameBytes)
             throw reader.reject(entry.name, "has a local header that names it \(ZipLE.quote(local)); names that differ between headers are a smuggling technique, the archive is rejected", offset: entry.localHeaderOffset)
         }
         if flags & ZipConst.flagEncrypted != 0 {

@@ -102,7 +102,7 @@ public final class Snapshotter {
         var trees: [String: BlockId] = [:]
         var failed: [String: String] = [:]
         for silo in chosen {
-            let parent = snaps.last(where: { $0.record.silo(silo.name) != nil })?.record.silo(silo.name)
+            let parent = ParentSelection.parent(for: silo, in: snaps)
             let parentTree = try parent.flatMap { BlockId(hex: $0.tree) }.map { try repo.tree($0, reader: reader, path: silo.name) }
             let before = warnings.count
             do {
