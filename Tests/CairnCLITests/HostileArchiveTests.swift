@@ -488,7 +488,7 @@ private func forgedCases(_ g: Genuine) -> [HostileCase] {
         HostileCase("forged type symlink", g.forged(g.entry("data/a.txt") { $0["type"] = "symlink"; $0["target"] = "x" }), refused("does not match cairn-snapshot.json")),
         HostileCase("forged unknown type", g.forged(g.entry("data/a.txt") { $0["type"] = "fifo" }), refused("which is not file, dir or symlink")),
         HostileCase("forged link target", g.forged(g.entry("data/link") { $0["target"] = "../../sentinel" }), refused("does not match cairn-snapshot.json")),
-        HostileCase("forged link no target", g.forged(g.entry("data/link") { $0["target"] = nil }), refused("no target")),
+        HostileCase("forged link no target", g.forged(g.entry("data/link") { $0["target"] = nil }), refused("is a symlink without a target in cairn-snapshot.json")),
         HostileCase("forged path traversal", g.forged(g.entry("data/a.txt") { $0["path"] = "data/../../x" }), refused("has a \"..\" component")),
         HostileCase("forged path outside", g.forged(g.entry("data/a.txt") { $0["path"] = "other/a.txt" }), refused("outside the silos it declares")),
         HostileCase("forged path silo root", g.forged(g.entry("data/a.txt") { $0["path"] = "data" }), refused("outside the silos it declares")),

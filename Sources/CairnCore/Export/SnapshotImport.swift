@@ -176,27 +176,30 @@ public final class SnapshotImporter {
 
     /// The checks a manifest must pass on its own (silo names and tree ids, entry types,
     /// digests, paths inside declared silos, no duplicates). Returns the entries by path.
-    public static func checkManifest(_ m: ExportManifest, archive: String) throws -> (silos: Set<FileName>, byPath: [FileName: ExportManifestEntry]) {
+    public static func checkManifest(_ manifest: ExportManifest, archive: String) throws -> (silos: Set<FileName>, byPath: [FileName: ExportManifestEntry]) {
         func forged(_ what: String) -> CairnError { CairnError(.invalidInput, "\(ExportManifest.fileName) in \(archive) \(what); the archive is damaged or forged", path: archive) }
+        func entry(_ path: FileName, _ what: String) -> CairnError {
+            CairnError(.invalidInput, "ZIP entry \(ZipLE.quote(path.escaped)) in \(archive): \(what); the archive is damaged or forged", path: archive)
+        }
+        let file = ExportManifest.fileName
         var siloNames = Set<FileName>()
-        for s in m.silos {
+        for s in manifest.silos {
             try Silo.validate(name: s.name)
             guard BlockId(hex: s.tree) != nil, siloNames.insert(FileName(utf8: s.name)).inserted else {
                 throw forged("lists silo '\(s.name)' twice or with a malformed tree id")
             }
         }
         var byPath: [FileName: ExportManifestEntry] = [:]
-        byPath.reserveCapacity(m.entries.count)
-        for e in m.entries {
+        byPath.reserveCapacity(manifest.entries.count)
+        for e in manifest.entries {
             let path = manifestPath(e)
-            let shown = ZipLE.quote(path.escaped)
-            guard e.kind != nil else { throw forged("gives entry \(shown) the type \(ZipLE.quote(e.type)), which is not file, dir or symlink") }
-            if e.kind == .file, e.sha256.flatMap({ BlockId(hex: $0) }) == nil { throw forged("has no valid SHA-256 for \(shown)") }
-            if e.kind == .symlink, (manifestTarget(e) ?? []).isEmpty { throw forged("gives the symlink \(shown) no target") }
+            guard e.kind != nil else { throw entry(path, "has type \(ZipLE.quote(e.type)) in \(file), which is not file, dir or symlink") }
+            if e.kind == .file, e.sha256.flatMap({ BlockId(hex: $0) }) == nil { throw entry(path, "has no valid SHA-256 in \(file)") }
+            if e.kind == .symlink, (manifestTarget(e) ?? []).isEmpty { throw entry(path, "is a symlink without a target in \(file)") }
             try ZipSafety.validateName(path.bytes, allowBackslash: true)
             let parts = path.components
-            guard parts.count > 1, siloNames.contains(parts[0]) else { throw forged("lists \(shown) outside the silos it declares") }
-            if byPath.updateValue(e, forKey: path) != nil { throw forged("lists \(shown) twice") }
+            guard parts.count > 1, siloNames.contains(parts[0]) else { throw entry(path, "is listed in \(file) outside the silos it declares") }
+            if byPath.updateValue(e, forKey: path) != nil { throw entry(path, "is listed twice in \(file)") }
         }
         return (siloNames, byPath)
     }

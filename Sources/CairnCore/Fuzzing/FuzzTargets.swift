@@ -55,9 +55,21 @@ public enum FuzzTargets {
         let storage = MemoryPackStorage()
         let pack = "fuzz"
         var bytes = PackFormat.headerMagic + data
-        if data.first.map({ $0 & 1 == 1 }) ?? false {
-            // Half the inputs get a valid footer magic, so the fuzzer reaches the entries.
+        switch data.first.map({ $0 & 3 }) ?? 0 {
+        case 1:
+            // A valid footer magic only.
             bytes += PackFormat.trailerMagic
+        case 2:
+            // The input is the entry table: a correct count, CRC and magic follow, so every
+            // entry field (offsets, lengths, kinds) reaches the range checks.
+            let table = Array(data.dropFirst().prefix((data.count - 1) / PackFormat.entrySize * PackFormat.entrySize))
+            var w = BinaryWriter(capacity: 16)
+            w.u32(UInt32(table.count / PackFormat.entrySize))
+            w.u32(CRC32.checksum(table))
+            w.raw(PackFormat.trailerMagic)
+            bytes = PackFormat.headerMagic + [UInt8](repeating: 0, count: Int(data.first ?? 0)) + table + w.bytes
+        default:
+            break
         }
         try? bytes.withUnsafeBytes { try storage.writePack(name: pack, bytes: $0) }
         _ = try? PackFormat.readTrailer(storage, pack: pack)

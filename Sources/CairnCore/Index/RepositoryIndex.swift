@@ -46,8 +46,9 @@ public final class RepositoryIndex {
         st.bind(1, id)
         defer { st.reset() }
         guard try st.step() else { return nil }
-        let entry = PackEntry(id: id, kind: BlockKind(rawValue: UInt8(st.int(4))) ?? .data, codec: BlockCodec(rawValue: UInt8(st.int(5))) ?? .none,
-                              offset: UInt64(st.int(1)), storedLength: UInt32(st.int(2)), rawLength: UInt32(st.int(3)), crc32: UInt32(st.int(6)))
+        let entry = PackEntry(id: id, kind: BlockKind(rawValue: try st.value(4, "block kind")) ?? .data, codec: BlockCodec(rawValue: try st.value(5, "codec")) ?? .none,
+                              offset: try st.value(1, "block offset"), storedLength: try st.value(2, "stored length"), rawLength: try st.value(3, "raw length"),
+                              crc32: try st.value(6, "CRC-32"))
         return BlockLocation(pack: st.string(7) ?? "", entry: entry)
     }
 
@@ -95,7 +96,7 @@ public final class RepositoryIndex {
     public func packList() throws -> [(name: String, size: UInt64, blocks: Int)] {
         let st = try db.prepare("SELECT name, size, blocks FROM packs ORDER BY name")
         var out: [(String, UInt64, Int)] = []
-        while try st.step() { out.append((st.string(0) ?? "", UInt64(st.int(1)), Int(st.int(2)))) }
+        while try st.step() { out.append((st.string(0) ?? "", try st.value(1, "pack size"), try st.value(2, "block count"))) }
         return out
     }
 
@@ -104,8 +105,9 @@ public final class RepositoryIndex {
         let st = try db.prepare("SELECT b.id, b.pack, b.offset, b.stored, b.raw, b.kind, b.codec, b.crc, p.name FROM blocks b JOIN packs p ON p.id = b.pack ORDER BY b.pack, b.offset")
         while try st.step() {
             guard let id = st.blockId(0) else { continue }
-            let e = PackEntry(id: id, kind: BlockKind(rawValue: UInt8(st.int(5))) ?? .data, codec: BlockCodec(rawValue: UInt8(st.int(6))) ?? .none,
-                              offset: UInt64(st.int(2)), storedLength: UInt32(st.int(3)), rawLength: UInt32(st.int(4)), crc32: UInt32(st.int(7)))
+            let e = PackEntry(id: id, kind: BlockKind(rawValue: try st.value(5, "block kind")) ?? .data, codec: BlockCodec(rawValue: try st.value(6, "codec")) ?? .none,
+                              offset: try st.value(2, "block offset"), storedLength: try st.value(3, "stored length"), rawLength: try st.value(4, "raw length"),
+                              crc32: try st.value(7, "CRC-32"))
             try body(BlockLocation(pack: st.string(8) ?? "", entry: e))
         }
     }
@@ -115,7 +117,7 @@ public final class RepositoryIndex {
         let st = try db.prepare("SELECT kind, COUNT(*), SUM(raw), SUM(stored) FROM blocks GROUP BY kind")
         var out: [BlockKind: (Int, UInt64, UInt64)] = [:]
         while try st.step() {
-            out[BlockKind(rawValue: UInt8(st.int(0))) ?? .data] = (Int(st.int(1)), UInt64(st.int(2)), UInt64(st.int(3)))
+            out[BlockKind(rawValue: try st.value(0, "block kind")) ?? .data] = (try st.value(1, "block count"), try st.value(2, "raw total"), try st.value(3, "stored total"))
         }
         return out
     }
@@ -167,5 +169,17 @@ public final class RepositoryIndex {
         let st = try db.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)")
         st.bind(1, key); st.bind(2, value)
         try st.run()
+    }
+}
+
+extension Statement {
+    /// Column `col` as `T`; a stored value outside `T`'s range is an integrity error naming the
+    /// index (rows are untrusted input: a crafted or damaged row must not trap).
+    func value<T: FixedWidthInteger>(_ col: Int32, _ what: String) throws -> T {
+        let v = int(col)
+        guard let t = T(exactly: v) else {
+            throw CairnError(.integrity, "the index \(db.path) holds \(v) as a \(what), which is out of range; run `cairn check --rebuild-index`", path: db.path)
+        }
+        return t
     }
 }

@@ -82,6 +82,11 @@ public struct Snapshot: Sendable, Equatable {
     public var id: String
     public var record: SnapshotRecord
     public var shortId: String { String(id.prefix(12)) }
+
+    public init(id: String, record: SnapshotRecord) {
+        self.id = id
+        self.record = record
+    }
 }
 
 /// A registered silo (in `silos.json`).
