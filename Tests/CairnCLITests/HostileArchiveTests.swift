@@ -583,6 +583,7 @@ private func forgedCases(_ g: Genuine) -> [HostileCase] {
                 total += 1
             }
         }
+        print("hostile archives: \(total) (" + classes.map { "\($0.0) \($0.1.count)" }.joined(separator: ", ") + ")")
         #expect(total >= 150, "only \(total) archives")
         #expect(failures.isEmpty, "\(failures.count) of \(total) cases misbehaved:\n\(failures.joined(separator: "\n"))")
         // The imported snapshots never became the parent of, or `latest` over, a local snapshot.
