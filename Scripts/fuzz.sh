@@ -30,6 +30,7 @@ mkdir -p "$out/obj" "$out/modules/CCairnSys"
 newest=$(find Sources/CairnCore Sources/CCairnSys Fuzz -newer "$bin" -type f 2>/dev/null | head -1 || true)
 if [ ! -x "$bin" ] || [ -n "$newest" ]; then
     echo "building $bin (swiftc -O -sanitize=fuzzer,address)..."
+    rm -f "$bin"
     cat > "$out/modules/CCairnSys/module.modulemap" <<MAP
 module CCairnSys { header "$PWD/Sources/CCairnSys/include/cairn_sys.h" export * }
 MAP

@@ -80,7 +80,7 @@ public struct ImportResult: Codable, Sendable, Equatable {
 /// Imports one ZIP archive as a snapshot. Create one per import.
 public final class SnapshotImporter {
     /// Deepest path (in components) an imported archive may hold.
-    public static let maxDepth = 1000
+    public static let maxDepth = ZipSafety.maxDepth
     /// Largest manifest read into memory.
     public static let maxManifestSize: UInt64 = 1 << 30
 

@@ -123,23 +123,30 @@ enum ZipLayout {
 
     /// Checks an entry name for writing and returns its bytes; directories get a trailing "/".
     static func entryName(_ name: String, kind: ZipEntryKind) throws -> [UInt8] {
+        try entryName(bytes: Array(name.utf8), kind: kind)
+    }
+
+    /// Checks an entry name given as bytes (names are bytes: split on 0x2F only, any other byte
+    /// kept) and returns it; directories get a trailing "/".
+    static func entryName(bytes name: [UInt8], kind: ZipEntryKind) throws -> [UInt8] {
         var s = name
-        if kind == .directory && !s.hasSuffix("/") { s += "/" }
+        if kind == .directory && s.last != ZipSafety.slash { s.append(ZipSafety.slash) }
         func bad(_ why: String) -> CairnError {
-            CairnError(.invalidInput, "cannot add \(ZipLE.quote(name)) to a ZIP archive: \(why); use a relative path like \"folder/file\"")
+            CairnError(.invalidInput, "cannot add \(ZipLE.quote(FileName.escape(name))) to a ZIP archive: \(why); use a relative path like \"folder/file\"")
         }
-        if s.isEmpty || s == "/" { throw bad("the name is empty") }
-        if s.hasPrefix("/") { throw bad("the name is absolute") }
-        if s.utf8.contains(0) { throw bad("the name contains a NUL byte") }
-        if kind != .directory && s.hasSuffix("/") { throw bad("only directory names may end with \"/\"") }
-        let body = kind == .directory ? s.dropLast() : Substring(s)
-        for c in body.split(separator: "/", omittingEmptySubsequences: false) {
+        if s.isEmpty || s == [ZipSafety.slash] { throw bad("the name is empty") }
+        if s.first == ZipSafety.slash { throw bad("the name is absolute") }
+        if s.contains(0) { throw bad("the name contains a NUL byte") }
+        if kind != .directory && s.last == ZipSafety.slash { throw bad("only directory names may end with \"/\"") }
+        let body = kind == .directory ? s.dropLast() : s[...]
+        for c in body.split(separator: ZipSafety.slash, omittingEmptySubsequences: false) {
             if c.isEmpty { throw bad("the name has an empty component (\"//\")") }
-            if c == "." || c == ".." { throw bad("the name has a \(ZipLE.quote(c)) component") }
+            if c.elementsEqual([ZipSafety.dot]) || c.elementsEqual([ZipSafety.dot, ZipSafety.dot]) {
+                throw bad("the name has a \(ZipLE.quote(FileName.escape(c))) component")
+            }
         }
-        let bytes = Array(s.utf8)
-        if bytes.count > Int(ZipConst.max16) { throw bad("the name is longer than 65,535 bytes") }
-        return bytes
+        if s.count > Int(ZipConst.max16) { throw bad("the name is longer than 65,535 bytes") }
+        return s
     }
 
     /// `st_mode` for an entry: type bits from its kind plus permission bits.

@@ -26,6 +26,9 @@ public enum ZipSafety {
 
     /// Longest chain of symlinks followed while resolving one target.
     static let maxHops = 40
+    /// Deepest name accepted, in folders below the top-level one (bounds the ancestor checks,
+    /// which look at every prefix of every name).
+    public static let maxDepth = 1000
 
     static let slash: UInt8 = 0x2F
     static let dot: UInt8 = 0x2E
@@ -72,6 +75,8 @@ public enum ZipSafety {
         }
         if name.first == slash { throw bad("has an absolute path; entries must be relative like \"folder/file\"") }
         let body = name.last == slash ? name.dropLast() : name[...]
+        let depth = body.reduce(0) { $0 + ($1 == slash ? 1 : 0) }
+        if depth > maxDepth { throw bad("is nested \(depth) folders deep, more than the limit of \(maxDepth); the archive is hostile") }
         for c in body.split(separator: slash, omittingEmptySubsequences: false) {
             if c.elementsEqual([dot, dot]) { throw bad("has a \"..\" component that would escape the destination; the archive is hostile") }
             if c.elementsEqual([dot]) { throw bad("has a \".\" component; entries must be plain paths like \"folder/file\"") }
