@@ -63,7 +63,7 @@ public struct SnapshotRecord: Codable, Sendable, Equatable {
 
 /// Where an imported snapshot came from (recorded by the importing host).
 public struct ImportOrigin: Codable, Sendable, Equatable {
-    /// The archive's file name as given to `cairn import` ("-" for standard input).
+    /// The archive's file name as given to `cairn import` ("<stdin>" for standard input).
     public var archive: String
     /// When this host imported it, nanoseconds since the epoch (this host's clock).
     public var importedAtNs: Int64

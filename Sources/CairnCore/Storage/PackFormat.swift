@@ -95,7 +95,8 @@ public enum PackFormat {
             let rawLen = try er.u32()
             let c = try er.u32()
             _ = try er.u32()
-            guard off >= 8, off + UInt64(stored) <= start else { throw bad("entry out of range", start + UInt64(er.position)) }
+            let (end, overflow) = off.addingReportingOverflow(UInt64(stored))
+            guard off >= 8, !overflow, end <= start else { throw bad("entry out of range", start + UInt64(er.position)) }
             out.append(PackEntry(id: id, kind: kind, codec: codec, offset: off, storedLength: stored, rawLength: rawLen, crc32: c))
         }
         return out
