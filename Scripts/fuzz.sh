@@ -55,7 +55,7 @@ for t in "${targets[@]}"; do
     CAIRN_FUZZ_TARGET=$t nice -n 10 "$bin" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
         -print_final_stats=1 -artifact_prefix="$out/crashes/$t/" "$corpus" "$seeds" >"$log" 2>&1 || true
     for c in "$out/crashes/$t"/crash-* "$out/crashes/$t"/timeout-* "$out/crashes/$t"/oom-*; do
-        [ -f "$c" ] && cp -n "$c" "$seeds/" && echo "   crasher: $seeds/$(basename "$c")"
+        [ -f "$c" ] && [ ! -f "$seeds/$(basename "$c")" ] && cp "$c" "$seeds/" && echo "   new crasher: $seeds/$(basename "$c")"
     done
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
     speed=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
