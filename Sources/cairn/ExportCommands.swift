@@ -107,11 +107,13 @@ struct ImportCmd: ParsableCommand {
     @Option(name: .customLong("as-silo"), help: "NAME: the whole archive as one silo; OLD=NEW: rename a top-level folder (repeatable).") var asSilo: [String] = []
     @Option(name: .long, help: "Tag for the imported snapshot (repeatable).") var tag: [String] = []
     @Option(name: .customLong("max-size"), help: "Refuse archives larger than BYTES, or holding more than BYTES uncompressed.") var maxSize: UInt64?
+    @Flag(name: .customLong("keep-special-modes"), help: "Keep setuid, setgid and sticky bits (and, from foreign ZIPs, world-writable permissions); by default they are dropped.")
+    var keepSpecialModes = false
 
     func run() throws {
         try guarded {
             let r = try global.open("import")
-            let importer = SnapshotImporter(repository: r, options: ImportOptions(asSilo: asSilo, tags: tag, maxSize: maxSize))
+            let importer = SnapshotImporter(repository: r, options: ImportOptions(asSilo: asSilo, tags: tag, maxSize: maxSize, keepSpecialModes: keepSpecialModes))
             let progress = Progress("import")
             if progress.enabled && archive != "-", let s = try? ArchiveSummary.inspect(path: archive) {
                 // Totals from the central directory (loose entries outside folders are not counted: a lower bound).
@@ -136,7 +138,7 @@ struct ImportCmd: ParsableCommand {
             }
             for s in result.silos {
                 Out.line("silo \(s.name): tree \(s.tree.prefix(12))\(s.treeMatches == false ? " (differs from the tree the export recorded)" : "")")
-                if s.treeMatches == false { Out.err("cairn: warning: silo \(s.name) was rebuilt as tree \(s.tree) but the export recorded another tree id; the content is verified, metadata encoding differs") }
+                if s.treeMatches == false { Out.err("cairn: warning: silo \(s.name) was rebuilt as tree \(s.tree) but the export recorded another tree id; the content is verified, metadata differs (setuid, setgid or sticky bits are dropped unless --keep-special-modes)") }
             }
         }
     }

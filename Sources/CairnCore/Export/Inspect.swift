@@ -42,31 +42,32 @@ public struct ArchiveSummary: Codable, Sendable, Equatable {
         var s = ArchiveSummary(archive: path, archiveBytes: reader.fileSize, entries: reader.entries.count, cairnExport: false,
                                snapshot: nil, tool: nil, folders: [], looseEntries: 0)
         var manifest: ExportManifest?
-        if let e = reader.entries.first(where: { $0.path == ExportManifest.fileName && $0.kind == .file }) {
+        if let e = reader.entries.first(where: { $0.pathName == SnapshotImporter.manifestName && $0.kind == .file }) {
             if e.size > SnapshotImporter.maxManifestSize {
                 throw reader.reject(e.name, "is \(e.size) bytes, more than the \(SnapshotImporter.maxManifestSize)-byte limit for a manifest; the archive is hostile or not a Cairn export")
             }
             manifest = try ManifestEncoding.decode(try reader.contents(e, maxRatio: ZipLimits.default.maxRatio), archive: path)
         }
-        var index: [String: Int] = [:]
+        var index: [FileName: Int] = [:]
         for e in reader.entries {
-            let parts = e.path.split(separator: "/", maxSplits: 1)
-            let top = String(parts[0])
-            if parts.count == 1 && e.kind != .directory {
-                if manifest == nil || (top != ExportManifest.fileName && top != ExportManifest.restoreFileName) { s.looseEntries += 1 }
+            let parts = e.pathName.bytes.split(separator: ZipSafety.slash, maxSplits: 1)
+            let top = FileName(bytes: parts.first ?? [])
+            if parts.count <= 1 && e.kind != .directory {
+                if manifest == nil || (top != SnapshotImporter.manifestName && top != SnapshotImporter.restoreName) { s.looseEntries += 1 }
                 continue
             }
             let i: Int
             if let k = index[top] { i = k } else {
                 i = s.folders.count
                 index[top] = i
-                s.folders.append(ArchiveFolder(name: top, files: 0, dirs: 0, symlinks: 0, bytes: 0, compressedBytes: 0, tree: nil))
+                s.folders.append(ArchiveFolder(name: top.escaped, files: 0, dirs: 0, symlinks: 0, bytes: 0, compressedBytes: 0, tree: nil))
             }
             switch e.kind {
             case .file:
+                // Declared sizes are data: ZIP64 can claim up to 2^64 - 1 per entry, so sums saturate.
                 s.folders[i].files += 1
-                s.folders[i].bytes += e.size
-                s.folders[i].compressedBytes += e.compressedSize
+                s.folders[i].bytes = s.folders[i].bytes.addingReportingOverflow(e.size).overflow ? .max : s.folders[i].bytes + e.size
+                s.folders[i].compressedBytes = s.folders[i].compressedBytes.addingReportingOverflow(e.compressedSize).overflow ? .max : s.folders[i].compressedBytes + e.compressedSize
             case .directory:
                 if parts.count > 1 { s.folders[i].dirs += 1 }
             case .symlink:
@@ -78,7 +79,7 @@ public struct ArchiveSummary: Codable, Sendable, Equatable {
             s.snapshot = m.snapshot
             s.tool = m.tool
             for silo in m.silos {
-                if let i = index[silo.name] {
+                if let i = index[FileName(utf8: silo.name)] {
                     s.folders[i].tree = silo.tree
                 }
             }

@@ -9,6 +9,14 @@
 // encoded exactly as the Snapshotter encodes them, and the record is saved last. A failure on
 // the way discards the open pack and records no snapshot; packs sealed before it hold only
 // unreferenced blocks, which `check` accepts and `prune` removes.
+//
+// Names are bytes: entries are matched, sorted and split as `FileName`s; the one place that
+// turns an entry name into a tree entry name is `treeName` (and `treeTarget` for links).
+// Imports are data, not authority: the record carries `imported` (ImportOrigin), so it never
+// becomes a parent (ParentSelection) and its time cannot order it after its import
+// (SnapshotOrder). setuid, setgid and sticky bits are dropped unless `keepSpecialModes` is set
+// (a manifest is not authenticated, so this holds for Cairn exports too); from foreign archives
+// the world-writable bit is dropped as well. Symlink permission bits are kept (Linux ignores them).
 
 #if canImport(Glibc)
 import Glibc
@@ -24,11 +32,25 @@ public struct ImportOptions: Sendable {
     public var tags: [String]
     /// Refuse archives larger than this, or whose entries add up to more than this uncompressed.
     public var maxSize: UInt64?
+    /// Keep setuid, setgid and sticky bits (and, for foreign archives, world-writable
+    /// permissions) as the archive gives them (`--keep-special-modes`). Off: they are cleared.
+    public var keepSpecialModes: Bool
 
-    public init(asSilo: [String] = [], tags: [String] = [], maxSize: UInt64? = nil) {
+    public init(asSilo: [String] = [], tags: [String] = [], maxSize: UInt64? = nil, keepSpecialModes: Bool = false) {
         self.asSilo = asSilo
         self.tags = tags
         self.maxSize = maxSize
+        self.keepSpecialModes = keepSpecialModes
+    }
+
+    /// The bits `keepSpecialModes` governs: setuid, setgid, sticky.
+    public static let specialModeBits: UInt32 = 0o7000
+    /// From foreign archives also: other-writable.
+    public static let foreignModeBits: UInt32 = 0o7002
+
+    /// The permission bits an import stores for a file or directory with `mode`.
+    public func importedMode(_ mode: UInt32, foreign: Bool) -> UInt32 {
+        keepSpecialModes ? mode & 0o7777 : mode & 0o7777 & ~(foreign ? ImportOptions.foreignModeBits : ImportOptions.specialModeBits)
     }
 }
 
@@ -58,7 +80,7 @@ public struct ImportResult: Codable, Sendable, Equatable {
 /// Imports one ZIP archive as a snapshot. Create one per import.
 public final class SnapshotImporter {
     /// Deepest path (in components) an imported archive may hold.
-    public static let maxDepth = 1000
+    public static let maxDepth = ZipSafety.maxDepth
     /// Largest manifest read into memory.
     public static let maxManifestSize: UInt64 = 1 << 30
 
@@ -134,7 +156,7 @@ public final class SnapshotImporter {
     // MARK: - Manifest
 
     func readManifest(_ reader: ZipReader) throws -> ExportManifest? {
-        guard let e = reader.entries.first(where: { $0.path == ExportManifest.fileName }), e.kind == .file else { return nil }
+        guard let e = reader.entries.first(where: { $0.pathName == SnapshotImporter.manifestName }), e.kind == .file else { return nil }
         if e.size > SnapshotImporter.maxManifestSize {
             throw reader.reject(e.name, "is \(e.size) bytes, more than the \(SnapshotImporter.maxManifestSize)-byte limit for a manifest; the archive is hostile or not a Cairn export")
         }
@@ -143,64 +165,80 @@ public final class SnapshotImporter {
         return try ManifestEncoding.decode(try reader.contents(e, maxRatio: limited.maxRatio), archive: reader.path)
     }
 
-    /// An entry's path as the raw bytes of its name (no trailing "/"): names are bytes.
-    static func rawPath(_ z: ZipEntry) -> FileName {
-        var b = z.nameBytes
-        while b.last == 0x2F { b.removeLast() }
-        return FileName(bytes: b)
+    static let manifestName = FileName(utf8: ExportManifest.fileName)
+    static let restoreName = FileName(utf8: ExportManifest.restoreFileName)
+
+    /// A manifest entry's path as bytes: the one place manifest paths become names.
+    /// (`path`, or `pathBytes` when the name is not UTF-8; `checkManifest` refuses an entry
+    /// whose `pathBytes` is not base64, so the fallback is never used after it.)
+    static func manifestPath(_ e: ExportManifestEntry) -> FileName { e.pathName ?? FileName(utf8: e.path) }
+
+    /// A manifest entry's symlink target as bytes.
+    static func manifestTarget(_ e: ExportManifestEntry) -> [UInt8]? { e.targetName?.bytes }
+
+    /// The checks a manifest must pass on its own (silo names and tree ids, entry types,
+    /// digests, paths inside declared silos, no duplicates). Returns the entries by path.
+    public static func checkManifest(_ manifest: ExportManifest, archive: String) throws -> (silos: Set<FileName>, byPath: [FileName: ExportManifestEntry]) {
+        func forged(_ what: String) -> CairnError { CairnError(.invalidInput, "\(ExportManifest.fileName) in \(archive) \(what); the archive is damaged or forged", path: archive) }
+        func entry(_ path: FileName, _ what: String) -> CairnError {
+            CairnError(.invalidInput, "ZIP entry \(ZipLE.quote(path.escaped)) in \(archive): \(what); the archive is damaged or forged", path: archive)
+        }
+        let file = ExportManifest.fileName
+        var siloNames = Set<FileName>()
+        for s in manifest.silos {
+            try Silo.validate(name: s.name)
+            guard BlockId(hex: s.tree) != nil, siloNames.insert(FileName(utf8: s.name)).inserted else {
+                throw forged("lists silo '\(s.name)' twice or with a malformed tree id")
+            }
+        }
+        var byPath: [FileName: ExportManifestEntry] = [:]
+        byPath.reserveCapacity(manifest.entries.count)
+        for e in manifest.entries {
+            guard e.pathName != nil else { throw entry(FileName(utf8: e.path), "has a pathBytes value in \(file) that is not base64") }
+            let path = manifestPath(e)
+            guard e.kind != nil else { throw entry(path, "has type \(ZipLE.quote(e.type)) in \(file), which is not file, dir or symlink") }
+            if e.kind == .file, e.sha256.flatMap({ BlockId(hex: $0) }) == nil { throw entry(path, "has no valid SHA-256 in \(file)") }
+            if e.kind == .symlink, (manifestTarget(e) ?? []).isEmpty { throw entry(path, "is a symlink without a target in \(file)") }
+            try ZipSafety.validateName(path.bytes, allowBackslash: true)
+            let parts = path.components
+            guard parts.count > 1, siloNames.contains(parts[0]) else { throw entry(path, "is listed in \(file) outside the silos it declares") }
+            if byPath.updateValue(e, forKey: path) != nil { throw entry(path, "is listed twice in \(file)") }
+        }
+        return (siloNames, byPath)
     }
 
     /// Checks a Cairn export's central directory against its manifest, entry by entry.
     func verifyAgainstManifest(_ reader: ZipReader, _ m: ExportManifest) throws -> [FileName: ExportManifestEntry] {
         func reject(_ entry: String, _ what: String) -> CairnError { reader.reject(entry, what) }
-        var siloNames = Set<String>()
-        for s in m.silos {
-            try Silo.validate(name: s.name)
-            guard BlockId(hex: s.tree) != nil, siloNames.insert(s.name).inserted else {
-                throw CairnError(.invalidInput, "\(ExportManifest.fileName) in \(reader.path) lists silo '\(s.name)' twice or with a malformed tree id; the archive is damaged or forged", path: reader.path)
-            }
-        }
-        var byPath: [FileName: ExportManifestEntry] = [:]
-        byPath.reserveCapacity(m.entries.count)
-        for e in m.entries {
-            guard e.kind != nil else { throw reject(e.path, "has type \(ZipLE.quote(e.type)) in \(ExportManifest.fileName), which is not file, dir or symlink; the archive is damaged or forged") }
-            if e.kind == .file, e.sha256.flatMap({ BlockId(hex: $0) }) == nil {
-                throw reject(e.path, "has no valid SHA-256 in \(ExportManifest.fileName); the archive is damaged or forged")
-            }
-            guard let silo = e.path.split(separator: "/").first, siloNames.contains(String(silo)), e.path.contains("/") else {
-                throw reject(e.path, "is listed in \(ExportManifest.fileName) outside the silos it declares; the archive is damaged or forged")
-            }
-            guard let key = e.pathName else { throw reject(e.path, "has a pathBytes value that is not base64 in \(ExportManifest.fileName); the archive is damaged or forged") }
-            if byPath.updateValue(e, forKey: key) != nil {
-                throw reject(e.path, "is listed twice in \(ExportManifest.fileName); the archive is damaged or forged")
-            }
-        }
+        let (siloNames, byPath) = try SnapshotImporter.checkManifest(m, archive: reader.path)
         var matched = 0
+        var present = Set<FileName>()
         for z in reader.entries {
-            if z.path == ExportManifest.fileName || z.path == ExportManifest.restoreFileName { continue }
-            if siloNames.contains(z.path) {
+            present.insert(z.pathName)
+            if z.pathName == SnapshotImporter.manifestName || z.pathName == SnapshotImporter.restoreName { continue }
+            if siloNames.contains(z.pathName) {
                 guard z.kind == .directory else { throw reject(z.name, "has the name of a silo but is not a folder; the archive is damaged or forged") }
                 continue
             }
-            guard let e = byPath[Self.rawPath(z)] else {
+            guard let e = byPath[z.pathName] else {
                 throw reject(z.name, "is not listed in \(ExportManifest.fileName); an entry was added to the archive after export, remove it or import without the manifest")
             }
             let kindMatches: Bool
             switch e.kind! {
             case .file: kindMatches = z.kind == .file && z.size == e.size
             case .directory: kindMatches = z.kind == .directory
-            case .symlink: kindMatches = z.kind == .symlink && z.symlinkTarget.map { FileName(utf8: $0) } == e.targetName
+            case .symlink: kindMatches = z.kind == .symlink && z.targetBytes == SnapshotImporter.manifestTarget(e)
             }
             if !kindMatches {
                 throw reject(z.name, "does not match \(ExportManifest.fileName) (which lists a \(e.type) of \(e.size) bytes\(e.target.map { " to \(ZipLE.quote($0))" } ?? "")); the archive is damaged or was altered")
             }
             matched += 1
         }
-        if matched != byPath.count, let missing = m.entries.first(where: { e in reader.entries.firstIndex { Self.rawPath($0) == e.pathName } == nil }) {
+        if matched != byPath.count, let missing = m.entries.first(where: { !present.contains(SnapshotImporter.manifestPath($0)) }) {
             throw CairnError(.invalidInput, "\(ExportManifest.fileName) in \(reader.path) lists \(ZipLE.quote(missing.path)), which the archive lacks; the archive is truncated or was altered", path: reader.path)
         }
-        for s in siloNames where !reader.entries.contains(where: { $0.path == s }) {
-            throw CairnError(.invalidInput, "\(ExportManifest.fileName) in \(reader.path) lists silo '\(s)' but the archive has no folder \(ZipLE.quote(s + "/")); the archive is truncated or was altered", path: reader.path)
+        for s in siloNames where !present.contains(s) {
+            throw CairnError(.invalidInput, "\(ExportManifest.fileName) in \(reader.path) lists silo '\(s.escaped)' but the archive has no folder \(ZipLE.quote(s.escaped + "/")); the archive is truncated or was altered", path: reader.path)
         }
         return byPath
     }
@@ -238,7 +276,7 @@ public final class SnapshotImporter {
 
     func importCairn(_ reader: ZipReader, manifest m: ExportManifest, display: String) throws -> ImportResult {
         let byPath = try verifyAgainstManifest(reader, m)
-        try reader.checkRatios(exempt: Set(reader.entries.filter { byPath[Self.rawPath($0)] != nil }.map(\.path)))
+        try reader.checkRatios(exempt: Set(reader.entries.filter { byPath[$0.pathName] != nil }.map(\.pathName)))
         try m.chunker.validate()
         let (whole, renames) = try siloNaming()
         if whole != nil && m.silos.count != 1 {
@@ -257,22 +295,32 @@ public final class SnapshotImporter {
         var roots: [String: Node] = [:]
         for s in m.silos { roots[s.name] = Node() }
         for (i, z) in reader.entries.enumerated() {
-            guard let meta = byPath[Self.rawPath(z)] else { continue }
-            let parts = Self.rawPath(z).components
-            try insert(reader, roots[parts[0].jsonText]!, parts.dropFirst(), index: i, meta: meta)
+            guard let meta = byPath[z.pathName] else { continue }
+            let parts = z.pathName.components
+            guard let silo = parts[0].utf8String, let root = roots[silo] else { continue }
+            try insert(reader, root, parts.dropFirst(), index: i, meta: meta)
         }
-        let result = try write(reader, silos: m.silos.map { (newName($0.name), roots[$0.name]!) }, chunker: m.chunker, cairn: true) { name, tree, counts in
-            let original = m.silos.first { newName($0.name) == name }!
-            var s = original
+        let result = try write(reader, silos: m.silos.map { (newName($0.name), roots[$0.name] ?? Node()) }, chunker: m.chunker, cairn: true) { name, tree, c in
+            guard var s = m.silos.first(where: { newName($0.name) == name }) else {
+                throw CairnError(.internalError, "import: silo \(name) vanished from the manifest; this is a bug in Cairn, please report it")
+            }
             s.name = name
             s.tree = tree.hex
+            // Counts are data: the record states what was imported, not what the manifest claims.
+            s.files = c.files
+            s.dirs = s.kind == "directory" ? c.dirs + 1 : c.dirs
+            s.symlinks = c.symlinks
+            s.bytes = c.bytes
+            s.filesRead = min(max(s.filesRead, 0), c.files)
+            s.sqliteDatabases = min(max(s.sqliteDatabases, 0), c.files)
             return s
         } record: { silos, stats in
             var tags = m.snapshot.tags
             for t in options.tags where !tags.contains(t) { tags.append(t) }
             return SnapshotRecord(version: 1, timeNs: m.snapshot.timeNs, hostname: m.snapshot.hostname, tags: tags, message: m.snapshot.message,
                                   parent: nil, silos: silos, bytesAdded: stats.storedBytesAdded, blocksAdded: stats.blocksAdded,
-                                  partial: m.snapshot.partial, program: m.snapshot.program)
+                                  partial: m.snapshot.partial, program: m.snapshot.program,
+                                  imported: ImportOrigin(archive: FS.basename(display), importedAtNs: SnapshotOrder.nowNs(), originalSnapshot: m.snapshot.id))
         }
         var r = result
         r.cairnExport = true
@@ -302,18 +350,20 @@ public final class SnapshotImporter {
             let root = Node()
             roots = [(whole, root)]
             for (i, z) in reader.entries.enumerated() {
-                try insert(reader, root, FileName(utf8: z.path).components[...], index: i, meta: nil)
+                try insert(reader, root, z.pathName.components[...], index: i, meta: nil)
             }
         } else {
             for (i, z) in reader.entries.enumerated() {
-                let parts = z.path.split(separator: "/").map(String.init)
+                let parts = z.pathName.components
                 guard parts.count > 1 || z.kind == .directory else {
                     throw reader.reject(z.name, "lies at the top level of the archive, outside any folder; import with --as-silo NAME to take the whole archive as one silo")
                 }
-                let folder = parts[0]
+                // Silo names are plain ASCII, so a folder that is not valid UTF-8 cannot be one.
+                let folderText = parts[0].utf8String ?? parts[0].escaped
+                let folder = parts[0].utf8String ?? ""
                 let silo = renames[folder] ?? folder
                 do { try Silo.validate(name: silo) } catch {
-                    throw reader.reject(z.name, "is in the top-level folder \(ZipLE.quote(folder)), which is not a valid silo name (letters, digits, '.', '_', '-'); rename it with --as-silo \(folder)=NAME or import the whole archive with --as-silo NAME")
+                    throw reader.reject(z.name, "is in the top-level folder \(ZipLE.quote(folderText)), which is not a valid silo name (letters, digits, '.', '_', '-'); rename it with --as-silo \(folderText)=NAME or import the whole archive with --as-silo NAME")
                 }
                 let root: Node
                 if let r = byName[folder] { root = r } else {
@@ -324,7 +374,7 @@ public final class SnapshotImporter {
                 if parts.count == 1 {
                     root.zip = i
                 } else {
-                    try insert(reader, root, parts.dropFirst().map { FileName(utf8: $0) }[...], index: i, meta: nil)
+                    try insert(reader, root, parts.dropFirst(), index: i, meta: nil)
                 }
             }
             for old in renames.keys where byName[old] == nil {
@@ -341,7 +391,7 @@ public final class SnapshotImporter {
         } record: { silos, stats in
             SnapshotRecord(version: 1, timeNs: now, hostname: FS.hostname(), tags: options.tags, message: "imported from \(FS.basename(display))",
                            parent: nil, silos: silos, bytesAdded: stats.storedBytesAdded, blocksAdded: stats.blocksAdded, partial: false,
-                           program: Cairn.versionString)
+                           program: Cairn.versionString, imported: ImportOrigin(archive: FS.basename(display), importedAtNs: now))
         }
     }
 
@@ -367,7 +417,7 @@ public final class SnapshotImporter {
 
     /// Streams every silo's files into blocks, stores the trees bottom-up, then the record.
     func write(_ reader: ZipReader, silos: [(String, Node)], chunker: ChunkerParams, cairn: Bool,
-               silo makeSilo: (String, BlockId, Counts) -> SiloSnapshot,
+               silo makeSilo: (String, BlockId, Counts) throws -> SiloSnapshot,
                record makeRecord: ([SiloSnapshot], WriteStats) -> SnapshotRecord) throws -> ImportResult {
         try repo.migrateFormatIfNeeded()
         let writer = repo.makeWriter()
@@ -382,7 +432,7 @@ public final class SnapshotImporter {
                 var c = Counts()
                 let tree = try build(root, path: name, reader: reader, writer: writer, pipeline: pipeline, hasher: hasher, cairn: cairn, now: now, counts: &c, total: &total)
                 let id = try writer.put(kind: .tree, bytes: tree.encode())
-                records.append(makeSilo(name, id, c))
+                records.append(try makeSilo(name, id, c))
                 imported.append(ImportedSilo(name: name, tree: id.hex, treeMatches: nil))
             }
             try writer.flush()
@@ -405,7 +455,8 @@ public final class SnapshotImporter {
             if cairn && child.meta == nil {
                 throw CairnError(.invalidInput, "\(ExportManifest.fileName) in \(reader.path) does not list the folder \(ZipLE.quote(childPath)) that holds other entries; the archive is damaged or forged", path: reader.path)
             }
-            var e = TreeEntry(name: name, kind: .directory, mode: z?.mode ?? 0o755, mtimeNs: z.map { $0.mtime * 1_000_000_000 } ?? now)
+            var e = TreeEntry(name: try treeName(name, reader: reader, shown: childPath), kind: .directory, mode: z?.mode ?? 0o755,
+                              mtimeNs: z.map { $0.mtime * 1_000_000_000 } ?? now)
             if let m = child.meta {
                 e.kind = m.kind ?? .directory
                 try m.apply(to: &e)
@@ -420,10 +471,9 @@ public final class SnapshotImporter {
                 total.dirs += 1
             case .symlink:
                 e.kind = .symlink
-                if child.meta == nil {
-                    e.target = z?.symlinkTarget.map { FileName(utf8: $0) }
-                    e.size = UInt64(e.target?.bytes.count ?? 0)
-                }
+                let target = z?.targetBytes ?? []
+                e.target = try treeTarget(target, reader: reader, shown: childPath)
+                if child.meta == nil { e.size = UInt64(target.count) }
                 c.symlinks += 1
                 total.symlinks += 1
             case .file:
@@ -450,8 +500,22 @@ public final class SnapshotImporter {
                 total.bytes += r.length
                 onProgress?(total.files, total.bytes)
             }
+            if e.kind != .symlink { e.mode = options.importedMode(e.mode, foreign: !cairn) }
             entries.append(e)
         }
         return Tree(entries: entries)
+    }
+
+    /// The tree entry name for an archive name: the one place import turns name bytes into a
+    /// `TreeEntry` name. Until trees hold byte names, a name that is not valid UTF-8 is refused.
+    func treeName(_ name: FileName, reader: ZipReader, shown: String) throws -> FileName {
+        guard name.isValidComponent else { throw reader.reject(shown, "has a name that is not one path component") }
+        return name
+    }
+
+    /// The tree entry symlink target for an archive link target (see `treeName`).
+    func treeTarget(_ target: [UInt8], reader: ZipReader, shown: String) throws -> FileName {
+        guard !target.contains(0) else { throw reader.reject(shown, "is a symlink whose target contains a NUL byte") }
+        return FileName(bytes: target)
     }
 }

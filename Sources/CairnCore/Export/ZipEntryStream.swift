@@ -35,9 +35,13 @@ public final class ZipEntryStream {
         let flags = ZipLE.u16(h, 6), method = ZipLE.u16(h, 8), crc = ZipLE.u32(h, 14)
         let csize = ZipLE.u32(h, 18), usize = ZipLE.u32(h, 22)
         let nameLength = Int(ZipLE.u16(h, 26)), extraLength = UInt64(ZipLE.u16(h, 28))
-        let nameBytes = try reader.read(nameLength, at: entry.localHeaderOffset + ZipConst.localHeaderSize, entry: entry.name)
-        if nameBytes != entry.nameBytes {
-            let local = String(decoding: nameBytes, as: UTF8.self)
+        // Offsets are checked against the file by `read`; the sums here must not wrap either
+        // (a `ZipEntry` is a public value a caller could change).
+        let (nameOffset, o1) = entry.localHeaderOffset.addingReportingOverflow(ZipConst.localHeaderSize)
+        if o1 { throw reader.reject(entry.name, "has a local header offset past the end of any file; the archive is corrupt", offset: entry.localHeaderOffset) }
+        let nameBytes = try reader.read(nameLength, at: nameOffset, entry: entry.name)
+        if nameBytes != entry.storedName {
+            let local = FileName.escape(nameBytes)
             throw reader.reject(entry.name, "has a local header that names it \(ZipLE.quote(local)); names that differ between headers are a smuggling technique, the archive is rejected", offset: entry.localHeaderOffset)
         }
         if flags & ZipConst.flagEncrypted != 0 {
@@ -52,9 +56,10 @@ public final class ZipEntryStream {
         if differs {
             throw reader.reject(entry.name, "has a local header whose method, CRC or sizes disagree with the central directory; the archive is corrupt or hostile", offset: entry.localHeaderOffset)
         }
-        inputOffset = entry.localHeaderOffset + ZipConst.localHeaderSize + UInt64(nameLength) + extraLength
+        inputOffset = nameOffset + UInt64(nameLength) + extraLength
         inputRemaining = entry.compressedSize
-        if inputOffset + inputRemaining > entry.dataLimit {
+        let (dataEnd, o2) = inputOffset.addingReportingOverflow(inputRemaining)
+        if o2 || dataEnd > entry.dataLimit || dataEnd > reader.fileSize {
             throw reader.reject(entry.name, "has data that runs past offset \(entry.dataLimit), into the next entry or the central directory; the archive is corrupt or hostile", offset: inputOffset)
         }
         if entry.method == 8 {

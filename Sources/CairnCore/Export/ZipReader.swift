@@ -45,10 +45,16 @@ public struct ZipLimits: Sendable {
 public struct ZipEntry: Sendable, Equatable {
     /// Position in the central directory.
     public var index: Int
-    /// The name as stored (directories usually end with "/").
+    /// The name for messages and listings: `nameBytes` escaped (`FileName.escape`). Never
+    /// compare or split it; use `nameBytes` / `pathName`.
     public var name: String
-    /// `name` without a trailing "/".
+    /// `pathName` escaped, for messages and listings.
     public var path: String
+    /// The name's bytes (directories usually end with "/"): as stored when the UTF-8 flag is
+    /// set or the bytes are valid UTF-8, else legacy IBM code page 437 mapped to UTF-8 bytes.
+    public var nameBytes: [UInt8]
+    /// `nameBytes` without a trailing "/": the entry's path inside the archive.
+    public var pathName: FileName
     public var kind: ZipEntryKind
     /// Permission bits (0o7777).
     public var mode: UInt32
@@ -65,9 +71,12 @@ public struct ZipEntry: Sendable, Equatable {
     public var size: UInt64
     /// Offset of the entry's local header in the archive.
     public var localHeaderOffset: UInt64
-    /// The link target for symlinks (read and checked when the archive is opened).
-    public var symlinkTarget: String?
-    let nameBytes: [UInt8]
+    /// The link target's bytes for symlinks (read and checked when the archive is opened).
+    public var targetBytes: [UInt8]?
+    /// The link target escaped, for messages and listings.
+    public var symlinkTarget: String? { targetBytes.map { FileName.escape($0) } }
+    /// The name bytes exactly as stored in the central directory (the local header must match).
+    let storedName: [UInt8]
     /// Where the next entry's local header (or the central directory) starts.
     var dataLimit: UInt64
 }
@@ -97,7 +106,7 @@ public final class ZipReader {
         try readCentralDirectory(end)
         try checkLayout(cdOffset: end.cdOffset)
         for i in entries.indices where entries[i].kind == .symlink {
-            entries[i].symlinkTarget = try readSymlinkTarget(entries[i])
+            entries[i].targetBytes = try readSymlinkTarget(entries[i])
         }
         do {
             try ZipSafety.validate(entries, symlinks: limits.symlinks, allowBackslash: limits.allowBackslash)
@@ -116,8 +125,8 @@ public final class ZipReader {
 
     /// Applies the zip-bomb ratio limit to every entry's declared sizes except those in `exempt`
     /// (entry paths); the first offender throws. Used after opening with `checkRatioOnOpen` off.
-    public func checkRatios(exempt: Set<String> = []) throws {
-        for e in entries where !exempt.contains(e.path) {
+    public func checkRatios(exempt: Set<FileName> = []) throws {
+        for e in entries where !exempt.contains(e.pathName) {
             if e.size > limits.ratioFloor && e.size / max(e.compressedSize, 1) > limits.maxRatio {
                 throw reject(e.name, "declares a compression ratio of \(e.size / max(e.compressedSize, 1)):1 (\(e.size) bytes from \(e.compressedSize)), above the limit of \(limits.maxRatio):1; this looks like a zip bomb")
             }
@@ -274,8 +283,9 @@ public final class ZipReader {
             let nameStart = p + Int(ZipConst.centralHeaderSize)
             let next = nameStart + nameLength + extraLength + commentLength
             guard next <= cd.count else { throw truncated() }
-            let nameBytes = Array(cd[nameStart..<nameStart + nameLength])
-            let name = try decodeName(nameBytes, utf8Flag: flags & ZipConst.flagUTF8 != 0, index: index)
+            let storedName = Array(cd[nameStart..<nameStart + nameLength])
+            let nameBytes = decodeName(storedName, utf8Flag: flags & ZipConst.flagUTF8 != 0)
+            let name = FileName.escape(nameBytes)
             // Extra fields: ZIP64 sizes/offset and the extended timestamp.
             var mtime: Int64?
             var zip64Seen = false
@@ -314,7 +324,7 @@ public final class ZipReader {
             if method != 0 && method != 8 {
                 throw reject(name, "uses compression method \(method), which is unsupported (only store and deflate are); re-create the archive with deflate")
             }
-            let (kind, mode) = try classify(name: name, madeBy: madeBy, external: external)
+            let (kind, mode) = try classify(name: name, slash: nameBytes.last == ZipSafety.slash, madeBy: madeBy, external: external)
             if kind == .directory && (usize != 0 || csize > 2) {
                 throw reject(name, "is a directory but has \(usize) bytes of content; the archive is corrupt or hostile")
             }
@@ -328,11 +338,11 @@ public final class ZipReader {
             if let cap = limits.maxTotalSize, total > cap || total < usize {
                 throw reject(name, "takes the archive's uncompressed total past the size limit of \(cap) bytes; raise the limit or import a smaller archive")
             }
-            let path = name.hasSuffix("/") ? String(name.dropLast()) : name
-            entries.append(ZipEntry(index: index, name: name, path: path, kind: kind, mode: mode,
+            let path = FileName(bytes: nameBytes.last == ZipSafety.slash ? nameBytes.dropLast() : nameBytes[...])
+            entries.append(ZipEntry(index: index, name: name, path: path.escaped, nameBytes: nameBytes, pathName: path, kind: kind, mode: mode,
                                     mtime: mtime ?? ZipTime.unix(dosTime: dosTime, dosDate: dosDate),
                                     method: method, flags: flags, crc: crc, compressedSize: csize, size: usize,
-                                    localHeaderOffset: offset, symlinkTarget: nil, nameBytes: nameBytes, dataLimit: 0))
+                                    localHeaderOffset: offset, targetBytes: nil, storedName: storedName, dataLimit: 0))
             p = next
         }
         if p != cd.count {
@@ -340,23 +350,26 @@ public final class ZipReader {
         }
     }
 
-    private func decodeName(_ bytes: [UInt8], utf8Flag: Bool, index: Int) throws -> String {
-        if let s = String(validating: bytes, as: UTF8.self) { return s }
-        if utf8Flag {
-            throw reject(nil, "entry #\(index + 1) is marked UTF-8 but its name is not valid UTF-8; the archive is corrupt")
+    /// Names are bytes. With the UTF-8 flag (Cairn always sets it) or when they are valid UTF-8
+    /// they are kept as stored, invalid UTF-8 included; legacy names without the flag that are not
+    /// UTF-8 are IBM code page 437 (APPNOTE appendix D) and are mapped to its UTF-8 bytes.
+    private func decodeName(_ bytes: [UInt8], utf8Flag: Bool) -> [UInt8] {
+        if utf8Flag || !bytes.contains(where: { $0 >= 0x80 }) || String(validating: bytes, as: UTF8.self) != nil { return bytes }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes {
+            if b < 0x80 { out.append(b) } else { out += Array(String(ZipReader.cp437High[Int(b) - 0x80]).utf8) }
         }
-        // Legacy names without the UTF-8 flag are IBM code page 437.
-        return String(String.UnicodeScalarView(bytes.map { $0 < 0x80 ? Unicode.Scalar($0) : ZipReader.cp437High[Int($0) - 0x80] }))
+        return out
     }
 
     private static let cp437High: [Unicode.Scalar] = Array(
         "ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u{00A0}".unicodeScalars)
 
     /// Kind and permission bits from the external attributes (Unix hosts) or the name.
-    private func classify(name: String, madeBy: UInt16, external: UInt32) throws -> (ZipEntryKind, UInt32) {
+    private func classify(name: String, slash: Bool, madeBy: UInt16, external: UInt32) throws -> (ZipEntryKind, UInt32) {
         let host = madeBy >> 8
         let unix = external >> 16
-        let slash = name.hasSuffix("/")
         var kind: ZipEntryKind = slash || external & 0x10 != 0 ? .directory : .file
         var mode: UInt32 = kind == .directory ? 0o755 : 0o644
         if (host == 3 || host == 19) && unix != 0 {
@@ -382,7 +395,7 @@ public final class ZipReader {
         for (k, i) in order.enumerated() {
             let e = entries[i]
             let limit = k + 1 < order.count ? entries[order[k + 1]].localHeaderOffset : cdOffset
-            let (minEnd, o1) = e.localHeaderOffset.addingReportingOverflow(ZipConst.localHeaderSize + UInt64(e.nameBytes.count))
+            let (minEnd, o1) = e.localHeaderOffset.addingReportingOverflow(ZipConst.localHeaderSize + UInt64(e.storedName.count))
             let (dataEnd, o2) = minEnd.addingReportingOverflow(e.compressedSize)
             if o1 || o2 || dataEnd > limit {
                 if k + 1 < order.count {
@@ -395,15 +408,12 @@ public final class ZipReader {
         }
     }
 
-    private func readSymlinkTarget(_ e: ZipEntry) throws -> String {
+    private func readSymlinkTarget(_ e: ZipEntry) throws -> [UInt8] {
         if e.size == 0 || e.size > UInt64(limits.maxSymlinkTarget) {
             throw reject(e.name, "is a symlink with a \(e.size)-byte target (allowed: 1 to \(limits.maxSymlinkTarget)); the archive is corrupt or hostile")
         }
         let bytes = try contents(e)
         if bytes.contains(0) { throw reject(e.name, "is a symlink whose target contains a NUL byte; the archive is corrupt or hostile") }
-        guard let s = String(validating: bytes, as: UTF8.self) else {
-            throw reject(e.name, "is a symlink whose target is not valid UTF-8; the archive is corrupt or hostile")
-        }
-        return s
+        return bytes
     }
 }

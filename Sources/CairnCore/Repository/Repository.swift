@@ -241,14 +241,10 @@ public final class Repository {
         }
     }
 
-    /// Resolves a snapshot reference: full id, unique prefix of at least 6 hex digits, or `latest`.
+    /// Resolves a snapshot reference: full id, unique prefix of at least 6 hex digits, `latest` or `latest:TAG` (SnapshotOrder).
     public func resolve(_ ref: String, silo: String? = nil) throws -> Snapshot {
         let all = try snapshots()
-        if ref == "latest" {
-            let c = silo.map { s in all.filter { $0.record.silo(s) != nil } } ?? all
-            guard let last = c.last else { throw CairnError(.notFound, "there is no snapshot yet\(silo.map { " of silo '\($0)'" } ?? ""); take one with `cairn snapshot`") }
-            return last
-        }
+        if SnapshotOrder.isLatestReference(ref) { return try SnapshotOrder.resolveLatest(ref, in: all, silo: silo) }
         let r = ref.lowercased()
         guard r.utf8.count >= 6, Hex.isHex(r) else {
             throw CairnError(.invalidInput, "'\(ref)' is not a snapshot reference; use a full id, a prefix of at least 6 hex digits, or `latest`")

@@ -60,7 +60,11 @@ extension Repository {
         try policy.validate()
         if let s = policy.silo, try !snapshots().contains(where: { $0.record.silo(s) != nil }) { _ = try silo(s) }
         if !dryRun { try finishForgets() }
-        let items = try snapshots().map { RetentionItem(id: $0.id, timeNs: $0.record.timeNs, tags: $0.record.tags, silos: $0.record.silos.map(\.name)) }
+        // Order times, not record times: a record cannot steer retention with a future time (SnapshotOrder).
+        let nowNs = Int64(now.timeIntervalSince1970 * 1e9)
+        let items = try snapshots().map {
+            RetentionItem(id: $0.id, timeNs: SnapshotOrder.orderTime($0, now: nowNs), tags: $0.record.tags, silos: $0.record.silos.map(\.name))
+        }
         let decisions = policy.select(items, timeZone: timeZone, now: now)
         var removed: [String] = []
         if !dryRun {

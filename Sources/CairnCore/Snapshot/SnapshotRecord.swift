@@ -38,6 +38,10 @@ public struct SnapshotRecord: Codable, Sendable, Equatable {
     /// True when some files were skipped or some silos failed.
     public var partial: Bool
     public var program: String
+    /// Set on snapshots made by `cairn import`: where the data came from. An imported record
+    /// is data, not authority: it is never a parent of a local snapshot (ParentSelection) and
+    /// its time cannot order it after its import (SnapshotOrder). Absent on local snapshots.
+    public var imported: ImportOrigin? = nil
 
     public var date: Date { Date(timeIntervalSince1970: Double(timeNs) / 1e9) }
 
@@ -57,11 +61,32 @@ public struct SnapshotRecord: Codable, Sendable, Equatable {
     public func silo(_ name: String) -> SiloSnapshot? { silos.first { $0.name == name } }
 }
 
+/// Where an imported snapshot came from (recorded by the importing host).
+public struct ImportOrigin: Codable, Sendable, Equatable {
+    /// The archive's file name as given to `cairn import` ("<stdin>" for standard input).
+    public var archive: String
+    /// When this host imported it, nanoseconds since the epoch (this host's clock).
+    public var importedAtNs: Int64
+    /// For Cairn exports: the snapshot id in the exporting repository.
+    public var originalSnapshot: String?
+
+    public init(archive: String, importedAtNs: Int64, originalSnapshot: String? = nil) {
+        self.archive = archive
+        self.importedAtNs = importedAtNs
+        self.originalSnapshot = originalSnapshot
+    }
+}
+
 /// A snapshot: its id and record.
 public struct Snapshot: Sendable, Equatable {
     public var id: String
     public var record: SnapshotRecord
     public var shortId: String { String(id.prefix(12)) }
+
+    public init(id: String, record: SnapshotRecord) {
+        self.id = id
+        self.record = record
+    }
 }
 
 /// A registered silo (in `silos.json`).

@@ -109,7 +109,7 @@ public final class Snapshotter {
         var trees: [String: BlockId] = [:]
         var failed: [String: String] = [:]
         for silo in chosen {
-            let parent = snaps.last(where: { $0.record.silo(silo.name) != nil })?.record.silo(silo.name)
+            let parent = ParentSelection.parent(for: silo, in: snaps)
             // A parent whose root tree is lost (recorded missing by `check`) is no parent: read everything.
             let parentTree = parent.flatMap { BlockId(hex: $0.tree) }.flatMap { try? repo.tree($0, reader: reader, path: silo.name) }
             let before = warnings.count

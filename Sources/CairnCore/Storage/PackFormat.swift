@@ -122,7 +122,8 @@ public enum PackFormat {
             _ = try er.u32()
             let e = PackEntry(id: id, kind: kind, codec: codec, offset: off, storedLength: stored, rawLength: rawLen, crc32: c)
             if let why = e.problem { throw bad(why, start + UInt64(er.position)) }
-            guard off + UInt64(stored) <= start else { throw bad("entry out of range", start + UInt64(er.position)) }
+            let (end, overflow) = off.addingReportingOverflow(UInt64(stored))
+            guard off >= 8, !overflow, end <= start else { throw bad("entry out of range", start + UInt64(er.position)) }
             out.append(e)
         }
         return out
