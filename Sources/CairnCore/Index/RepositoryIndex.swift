@@ -302,15 +302,3 @@ public final class RepositoryIndex {
         try st.run()
     }
 }
-
-extension Statement {
-    /// Column `col` as `T`; a stored value outside `T`'s range is an integrity error naming the
-    /// index (rows are untrusted input: a crafted or damaged row must not trap).
-    func value<T: FixedWidthInteger>(_ col: Int32, _ what: String) throws -> T {
-        let v = int(col)
-        guard let t = T(exactly: v) else {
-            throw CairnError(.integrity, "the index \(db.path) holds \(v) as a \(what), which is out of range; run `cairn check --rebuild-index`", path: db.path)
-        }
-        return t
-    }
-}
