@@ -44,6 +44,12 @@ public struct JobRecord: Codable, Sendable {
     var spool: String?
 
     public var finished: Bool { !(state == "queued" || state == "running") }
+    /// The record without server-side paths.
+    var api: JobRecord {
+        var j = self
+        j.spool = nil
+        return j
+    }
 }
 
 /// The JSON error shape, as stored in a job.
@@ -108,8 +114,11 @@ public final class JobManager: @unchecked Sendable {
         save(force: true)
     }
 
-    var all: [JobRecord] { state.get.values.sorted { $0.createdAt == $1.createdAt ? $0.id < $1.id : $0.createdAt < $1.createdAt } }
-    func get(_ id: String) -> JobRecord? { state.with { $0[id] } }
+    /// Every job, oldest first, as stored (with the spool path).
+    var records: [JobRecord] { state.get.values.sorted { $0.createdAt == $1.createdAt ? $0.id < $1.id : $0.createdAt < $1.createdAt } }
+    /// Every job as the API shows it (no server paths).
+    var all: [JobRecord] { records.map(\.api) }
+    func get(_ id: String) -> JobRecord? { state.with { $0[id] }?.api }
     var running: [JobRecord] { all.filter { !$0.finished } }
 
     func update(_ id: String, force: Bool = false, _ change: (inout JobRecord) -> Void) {
@@ -125,7 +134,7 @@ public final class JobManager: @unchecked Sendable {
             return true
         }
         guard due else { return }
-        var jobs = all
+        var jobs = records
         let finished = jobs.filter(\.finished)
         if finished.count > JobManager.keepFinished {
             let drop = Set(finished.prefix(finished.count - JobManager.keepFinished).map(\.id))
@@ -146,6 +155,7 @@ public final class JobManager: @unchecked Sendable {
         state.with { $0[id] = rec }
         contexts.with { $0[id] = ctx }
         save(force: true)
+        let shown = rec.api
         let t = Thread { [self] in
             self.update(id, force: true) { $0.state = "running"; $0.startedAt = ISO8601DateFormatter().string(from: Date()) }
             let outcome: Result<JSONValue, any Error> = Result { try body(ctx) }
@@ -173,7 +183,7 @@ public final class JobManager: @unchecked Sendable {
         }
         t.stackSize = 8 << 20
         t.start()
-        return rec
+        return shown
     }
 
     /// Asks a job to stop. Returns the record, or an error for unknown / finished / uncancellable jobs.

@@ -129,8 +129,30 @@ public struct JobRequest: Codable, Sendable {
 
 struct ForgetRequest: Codable, Sendable {
     var ids: [String]?
-    var policy: RetentionPolicy?
+    var policy: PolicyBody?
     var dryRun: Bool?
+}
+
+/// A retention policy as the API takes it (every field optional; keepWithin like "2d3h").
+struct PolicyBody: Codable, Sendable {
+    var keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly: Int?
+    var keepWithin: String?
+    var keepTags: [String]?
+    var silo: String?
+
+    func policy() throws -> RetentionPolicy {
+        var within: KeepDuration?
+        if let w = keepWithin {
+            guard let d = KeepDuration(parsing: w) else {
+                throw CairnError(.invalidInput, "keepWithin '\(w)' is not a duration; write it like 2d3h or 1y6m (units y, m, d, h)")
+            }
+            within = d
+        }
+        let p = RetentionPolicy(keepLast: keepLast, keepHourly: keepHourly, keepDaily: keepDaily, keepWeekly: keepWeekly, keepMonthly: keepMonthly,
+                                keepYearly: keepYearly, keepWithin: within, keepTags: keepTags ?? [], silo: silo)
+        try p.validate()
+        return p
+    }
 }
 
 struct StopEarly: Error {}
@@ -240,8 +262,11 @@ enum Operations {
         return o
     }
 
+    /// The CLI's dry run; with `force` set so that `openFiles` lists the processes holding silo files open.
     static func restoreDryRun(_ r: Repository, _ q: JobRequest, ref: String, wait: Double) throws -> DryRunView {
-        let restorer = Restorer(repository: r, options: restoreOptions(q, dryRun: true, wait: wait))
+        var o = restoreOptions(q, dryRun: true, wait: wait)
+        o.force = true
+        let restorer = Restorer(repository: r, options: o)
         var changes: [ChangeItem] = []
         var truncated = false
         restorer.onChange = { marker, path in
@@ -281,7 +306,13 @@ enum Operations {
         let importer = SnapshotImporter(repository: r, options: ImportOptions(asSilo: q.asSilo ?? [], tags: q.tags ?? [], maxSize: maxSize))
         let total = upload.summary.folders.reduce(UInt64(0)) { $0 &+ $1.bytes }
         importer.onProgress = { files, bytes in ctx.progress(phase: "import", files: files, bytes: bytes, total: total) }
-        let res = try importer.run(archive: upload.path, display: upload.filename)
+        let res: ImportResult
+        do { res = try importer.run(archive: upload.path, display: upload.filename) } catch var e as CairnError {
+            // Name the upload, not the server's spool file.
+            e.message = e.message.replacingOccurrences(of: upload.path, with: upload.filename)
+            if e.path == upload.path { e.path = upload.filename }
+            throw e
+        }
         struct Doc: Encodable { var `import`: ImportResult; var restore: RestoreResult? }
         var doc = Doc(import: res, restore: nil)
         if q.restore == true {
@@ -296,8 +327,7 @@ enum Operations {
             guard q.policy == nil else { throw CairnError(.invalidInput, "give snapshot ids or a policy, not both") }
             res = try r.forget(ids: ids, dryRun: q.dryRun ?? false)
         } else if let p = q.policy {
-            try p.validate()
-            res = try r.forget(policy: p, dryRun: q.dryRun ?? false)
+            res = try r.forget(policy: try p.policy(), dryRun: q.dryRun ?? false)
         } else if let p = try r.storedPolicy() {
             res = try r.forget(policy: p, dryRun: q.dryRun ?? false)
         } else {

@@ -114,12 +114,12 @@ extension CairnServer {
             return try HTTP.json(try await withRepo { try Operations.forget($0, body) })
         case ("policy", 1):
             try only(.get, .put, .delete)
-            struct Doc: Codable { var policy: RetentionPolicy? }
-            if m == .get { return try HTTP.json(Doc(policy: try await withRepo { try Operations.policy($0) })) }
+            func doc(_ p: RetentionPolicy?) throws -> Response { try HTTP.json(["policy": try p.map { try jsonValue($0) } ?? .null]) }
+            if m == .get { return try doc(try await withRepo { try Operations.policy($0) }) }
             try requireWrite(who)
-            let p: RetentionPolicy? = m == .put ? try await HTTP.decode(RetentionPolicy.self, from: req) : nil
+            let p: RetentionPolicy? = m == .put ? try await HTTP.decode(PolicyBody.self, from: req).policy() : nil
             try await withRepo { try Operations.setPolicy($0, p) }
-            return try HTTP.json(Doc(policy: p))
+            return try doc(p)
         default:
             throw APIError.notFound("no endpoint \(m) \(path)", hint: "see /api/v1/openapi.json")
         }

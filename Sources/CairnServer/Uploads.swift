@@ -98,7 +98,10 @@ final class UploadStore: @unchecked Sendable {
         let summary: ArchiveSummary
         do { summary = try await blocking { try ArchiveSummary.inspect(path: path) } } catch {
             unlink(path)
-            throw APIError.from(error, archive: true)
+            var a = APIError.from(error, archive: true)
+            a.message = a.message.replacingOccurrences(of: path, with: filename)
+            if a.hint.isEmpty { a.hint = "the archive is damaged, not a ZIP, or built to attack the importer; nothing was written" }
+            throw a
         }
         var s = summary
         s.archive = filename
