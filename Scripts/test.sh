@@ -6,3 +6,4 @@ cd "$(dirname "$0")/.."
 bash Scripts/bootstrap.sh
 swift build -c release
 swift test -c release "$@"
+bash Scripts/test-page.sh release

@@ -121,6 +121,10 @@ enum HTTP {
             throw APIError(.contentTooLarge, "too-large", "the JSON body is larger than \(limit) bytes")
         }
         if buf.readableBytes == 0, let empty { return empty }
+        // Only JSON: a cross-site form cannot send this content type without a CORS preflight (never answered).
+        guard (request.headers[.contentType] ?? "").lowercased().hasPrefix("application/json") else {
+            throw APIError.badRequest("send the body as JSON with Content-Type: application/json")
+        }
         do { return try JSONDecoder().decode(T.self, from: Data(buf.readableBytesView)) } catch {
             throw APIError.badRequest("the request body is not valid JSON for this endpoint: \(error)", hint: "see /api/v1/openapi.json")
         }

@@ -59,54 +59,19 @@ enum OpenAPIDocument {
       }
      },
      "401": {
-      "description": "Missing or wrong bearer token (code unauthorized).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E401"
      },
      "403": {
-      "description": "Read-only token on a write, or a non-loopback Host without tokens (code read-only, bad-host).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E403"
      },
      "405": {
-      "description": "Method not allowed on this path (code method-not-allowed).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E405"
      },
      "500": {
-      "description": "Internal, I/O or repository integrity failure.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "description": "The repository stayed locked (prune, another process) longer than the request waits (code locked).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E503"
      }
     },
     "tags": [
@@ -130,74 +95,25 @@ enum OpenAPIDocument {
       }
      },
      "400": {
-      "description": "Bad parameters or body (code bad-request, invalid-input, ambiguous).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E400"
      },
      "404": {
-      "description": "Unknown snapshot, silo, path, job or upload (code not-found).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E404"
      },
      "401": {
-      "description": "Missing or wrong bearer token (code unauthorized).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E401"
      },
      "403": {
-      "description": "Read-only token on a write, or a non-loopback Host without tokens (code read-only, bad-host).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E403"
      },
      "405": {
-      "description": "Method not allowed on this path (code method-not-allowed).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E405"
      },
      "500": {
-      "description": "Internal, I/O or repository integrity failure.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "description": "The repository stayed locked (prune, another process) longer than the request waits (code locked).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E503"
      }
     },
     "parameters": [
@@ -285,74 +201,25 @@ enum OpenAPIDocument {
       }
      },
      "400": {
-      "description": "Bad parameters or body (code bad-request, invalid-input, ambiguous).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E400"
      },
      "404": {
-      "description": "Unknown snapshot, silo, path, job or upload (code not-found).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E404"
      },
      "401": {
-      "description": "Missing or wrong bearer token (code unauthorized).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E401"
      },
      "403": {
-      "description": "Read-only token on a write, or a non-loopback Host without tokens (code read-only, bad-host).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E403"
      },
      "405": {
-      "description": "Method not allowed on this path (code method-not-allowed).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E405"
      },
      "500": {
-      "description": "Internal, I/O or repository integrity failure.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "description": "The repository stayed locked (prune, another process) longer than the request waits (code locked).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E503"
      }
     },
     "parameters": [
@@ -388,74 +255,25 @@ enum OpenAPIDocument {
       }
      },
      "400": {
-      "description": "Bad parameters or body (code bad-request, invalid-input, ambiguous).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E400"
      },
      "404": {
-      "description": "Unknown snapshot, silo, path, job or upload (code not-found).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E404"
      },
      "401": {
-      "description": "Missing or wrong bearer token (code unauthorized).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E401"
      },
      "403": {
-      "description": "Read-only token on a write, or a non-loopback Host without tokens (code read-only, bad-host).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E403"
      },
      "405": {
-      "description": "Method not allowed on this path (code method-not-allowed).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E405"
      },
      "500": {
-      "description": "Internal, I/O or repository integrity failure.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "description": "The repository stayed locked (prune, another process) longer than the request waits (code locked).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E503"
      }
     },
     "parameters": [
@@ -522,74 +340,25 @@ enum OpenAPIDocument {
       }
      },
      "400": {
-      "description": "Bad parameters or body (code bad-request, invalid-input, ambiguous).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E400"
      },
      "404": {
-      "description": "Unknown snapshot, silo, path, job or upload (code not-found).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E404"
      },
      "401": {
-      "description": "Missing or wrong bearer token (code unauthorized).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E401"
      },
      "403": {
-      "description": "Read-only token on a write, or a non-loopback Host without tokens (code read-only, bad-host).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E403"
      },
      "405": {
-      "description": "Method not allowed on this path (code method-not-allowed).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E405"
      },
      "500": {
-      "description": "Internal, I/O or repository integrity failure.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "description": "The repository stayed locked (prune, another process) longer than the request waits (code locked).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E503"
      }
     },
     "parameters": [
@@ -656,74 +425,25 @@ enum OpenAPIDocument {
       }
      },
      "400": {
-      "description": "Bad parameters or body (code bad-request, invalid-input, ambiguous).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E400"
      },
      "404": {
-      "description": "Unknown snapshot, silo, path, job or upload (code not-found).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E404"
      },
      "401": {
-      "description": "Missing or wrong bearer token (code unauthorized).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E401"
      },
      "403": {
-      "description": "Read-only token on a write, or a non-loopback Host without tokens (code read-only, bad-host).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E403"
      },
      "405": {
-      "description": "Method not allowed on this path (code method-not-allowed).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E405"
      },
      "500": {
-      "description": "Internal, I/O or repository integrity failure.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "description": "The repository stayed locked (prune, another process) longer than the request waits (code locked).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E503"
      }
     },
     "parameters": [
@@ -809,74 +529,25 @@ enum OpenAPIDocument {
       }
      },
      "400": {
-      "description": "Bad parameters or body (code bad-request, invalid-input, ambiguous).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E400"
      },
      "404": {
-      "description": "Unknown snapshot, silo, path, job or upload (code not-found).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E404"
      },
      "401": {
-      "description": "Missing or wrong bearer token (code unauthorized).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E401"
      },
      "403": {
-      "description": "Read-only token on a write, or a non-loopback Host without tokens (code read-only, bad-host).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E403"
      },
      "405": {
-      "description": "Method not allowed on this path (code method-not-allowed).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E405"
      },
      "500": {
-      "description": "Internal, I/O or repository integrity failure.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "description": "The repository stayed locked (prune, another process) longer than the request waits (code locked).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E503"
      }
     },
     "parameters": [
@@ -953,84 +624,28 @@ enum OpenAPIDocument {
       }
      },
      "400": {
-      "description": "Bad parameters or body (code bad-request, invalid-input, ambiguous).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E400"
      },
      "404": {
-      "description": "Unknown snapshot, silo, path, job or upload (code not-found).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E404"
      },
      "422": {
-      "description": "An uploaded archive refused by the hostile-archive rules, or a silo that cannot be read.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E422"
      },
      "401": {
-      "description": "Missing or wrong bearer token (code unauthorized).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E401"
      },
      "403": {
-      "description": "Read-only token on a write, or a non-loopback Host without tokens (code read-only, bad-host).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E403"
      },
      "405": {
-      "description": "Method not allowed on this path (code method-not-allowed).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E405"
      },
      "500": {
-      "description": "Internal, I/O or repository integrity failure.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "description": "The repository stayed locked (prune, another process) longer than the request waits (code locked).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E503"
      }
     },
     "parameters": [
@@ -1100,64 +715,22 @@ enum OpenAPIDocument {
       }
      },
      "404": {
-      "description": "Unknown snapshot, silo, path, job or upload (code not-found).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E404"
      },
      "401": {
-      "description": "Missing or wrong bearer token (code unauthorized).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E401"
      },
      "403": {
-      "description": "Read-only token on a write, or a non-loopback Host without tokens (code read-only, bad-host).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E403"
      },
      "405": {
-      "description": "Method not allowed on this path (code method-not-allowed).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E405"
      },
      "500": {
-      "description": "Internal, I/O or repository integrity failure.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "description": "The repository stayed locked (prune, another process) longer than the request waits (code locked).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E503"
      }
     },
     "parameters": [
@@ -1197,84 +770,28 @@ enum OpenAPIDocument {
       }
      },
      "400": {
-      "description": "Bad parameters or body (code bad-request, invalid-input, ambiguous).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E400"
      },
      "404": {
-      "description": "Unknown snapshot, silo, path, job or upload (code not-found).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E404"
      },
      "409": {
-      "description": "Conflict: files held open (files-open, with detail.processes), job not cancellable, already exists, busy.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E409"
      },
      "401": {
-      "description": "Missing or wrong bearer token (code unauthorized).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E401"
      },
      "403": {
-      "description": "Read-only token on a write, or a non-loopback Host without tokens (code read-only, bad-host).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E403"
      },
      "405": {
-      "description": "Method not allowed on this path (code method-not-allowed).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E405"
      },
      "500": {
-      "description": "Internal, I/O or repository integrity failure.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "description": "The repository stayed locked (prune, another process) longer than the request waits (code locked).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E503"
      }
     },
     "description": "The same report as `cairn restore --dry-run --json`; openFiles lists processes holding silo files open.",
@@ -1319,84 +836,28 @@ enum OpenAPIDocument {
       }
      },
      "400": {
-      "description": "Bad parameters or body (code bad-request, invalid-input, ambiguous).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E400"
      },
      "413": {
-      "description": "Upload larger than the server's --max-upload (code too-large).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E413"
      },
      "422": {
-      "description": "An uploaded archive refused by the hostile-archive rules, or a silo that cannot be read.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E422"
      },
      "401": {
-      "description": "Missing or wrong bearer token (code unauthorized).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E401"
      },
      "403": {
-      "description": "Read-only token on a write, or a non-loopback Host without tokens (code read-only, bad-host).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E403"
      },
      "405": {
-      "description": "Method not allowed on this path (code method-not-allowed).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E405"
      },
      "500": {
-      "description": "Internal, I/O or repository integrity failure.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "description": "The repository stayed locked (prune, another process) longer than the request waits (code locked).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E503"
      }
     },
     "parameters": [
@@ -1485,64 +946,22 @@ enum OpenAPIDocument {
       }
      },
      "404": {
-      "description": "Unknown snapshot, silo, path, job or upload (code not-found).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E404"
      },
      "401": {
-      "description": "Missing or wrong bearer token (code unauthorized).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E401"
      },
      "403": {
-      "description": "Read-only token on a write, or a non-loopback Host without tokens (code read-only, bad-host).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E403"
      },
      "405": {
-      "description": "Method not allowed on this path (code method-not-allowed).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E405"
      },
      "500": {
-      "description": "Internal, I/O or repository integrity failure.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "description": "The repository stayed locked (prune, another process) longer than the request waits (code locked).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E503"
      }
     },
     "parameters": [
@@ -1580,64 +999,22 @@ enum OpenAPIDocument {
       }
      },
      "404": {
-      "description": "Unknown snapshot, silo, path, job or upload (code not-found).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E404"
      },
      "401": {
-      "description": "Missing or wrong bearer token (code unauthorized).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E401"
      },
      "403": {
-      "description": "Read-only token on a write, or a non-loopback Host without tokens (code read-only, bad-host).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E403"
      },
      "405": {
-      "description": "Method not allowed on this path (code method-not-allowed).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E405"
      },
      "500": {
-      "description": "Internal, I/O or repository integrity failure.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "description": "The repository stayed locked (prune, another process) longer than the request waits (code locked).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E503"
      }
     },
     "parameters": [
@@ -1675,54 +1052,19 @@ enum OpenAPIDocument {
       }
      },
      "401": {
-      "description": "Missing or wrong bearer token (code unauthorized).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E401"
      },
      "403": {
-      "description": "Read-only token on a write, or a non-loopback Host without tokens (code read-only, bad-host).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E403"
      },
      "405": {
-      "description": "Method not allowed on this path (code method-not-allowed).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E405"
      },
      "500": {
-      "description": "Internal, I/O or repository integrity failure.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "description": "The repository stayed locked (prune, another process) longer than the request waits (code locked).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E503"
      }
     },
     "tags": [
@@ -1744,94 +1086,31 @@ enum OpenAPIDocument {
       }
      },
      "400": {
-      "description": "Bad parameters or body (code bad-request, invalid-input, ambiguous).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E400"
      },
      "404": {
-      "description": "Unknown snapshot, silo, path, job or upload (code not-found).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E404"
      },
      "409": {
-      "description": "Conflict: files held open (files-open, with detail.processes), job not cancellable, already exists, busy.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E409"
      },
      "413": {
-      "description": "Upload larger than the server's --max-upload (code too-large).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E413"
      },
      "401": {
-      "description": "Missing or wrong bearer token (code unauthorized).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E401"
      },
      "403": {
-      "description": "Read-only token on a write, or a non-loopback Host without tokens (code read-only, bad-host).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E403"
      },
      "405": {
-      "description": "Method not allowed on this path (code method-not-allowed).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E405"
      },
      "500": {
-      "description": "Internal, I/O or repository integrity failure.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "description": "The repository stayed locked (prune, another process) longer than the request waits (code locked).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E503"
      }
     },
     "description": "A restore while processes hold silo files open is refused with 409 files-open (detail.processes, detail.openFiles) unless force is true.",
@@ -1866,64 +1145,22 @@ enum OpenAPIDocument {
       }
      },
      "404": {
-      "description": "Unknown snapshot, silo, path, job or upload (code not-found).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E404"
      },
      "401": {
-      "description": "Missing or wrong bearer token (code unauthorized).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E401"
      },
      "403": {
-      "description": "Read-only token on a write, or a non-loopback Host without tokens (code read-only, bad-host).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E403"
      },
      "405": {
-      "description": "Method not allowed on this path (code method-not-allowed).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E405"
      },
      "500": {
-      "description": "Internal, I/O or repository integrity failure.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "description": "The repository stayed locked (prune, another process) longer than the request waits (code locked).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E503"
      }
     },
     "parameters": [
@@ -1956,74 +1193,25 @@ enum OpenAPIDocument {
       }
      },
      "404": {
-      "description": "Unknown snapshot, silo, path, job or upload (code not-found).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E404"
      },
      "409": {
-      "description": "Conflict: files held open (files-open, with detail.processes), job not cancellable, already exists, busy.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E409"
      },
      "401": {
-      "description": "Missing or wrong bearer token (code unauthorized).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E401"
      },
      "403": {
-      "description": "Read-only token on a write, or a non-loopback Host without tokens (code read-only, bad-host).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E403"
      },
      "405": {
-      "description": "Method not allowed on this path (code method-not-allowed).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E405"
      },
      "500": {
-      "description": "Internal, I/O or repository integrity failure.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "description": "The repository stayed locked (prune, another process) longer than the request waits (code locked).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E503"
      }
     },
     "parameters": [
@@ -2058,64 +1246,22 @@ enum OpenAPIDocument {
       }
      },
      "404": {
-      "description": "Unknown snapshot, silo, path, job or upload (code not-found).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E404"
      },
      "401": {
-      "description": "Missing or wrong bearer token (code unauthorized).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E401"
      },
      "403": {
-      "description": "Read-only token on a write, or a non-loopback Host without tokens (code read-only, bad-host).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E403"
      },
      "405": {
-      "description": "Method not allowed on this path (code method-not-allowed).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E405"
      },
      "500": {
-      "description": "Internal, I/O or repository integrity failure.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "description": "The repository stayed locked (prune, another process) longer than the request waits (code locked).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E503"
      }
     },
     "parameters": [
@@ -2150,74 +1296,25 @@ enum OpenAPIDocument {
       }
      },
      "400": {
-      "description": "Bad parameters or body (code bad-request, invalid-input, ambiguous).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E400"
      },
      "404": {
-      "description": "Unknown snapshot, silo, path, job or upload (code not-found).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E404"
      },
      "401": {
-      "description": "Missing or wrong bearer token (code unauthorized).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E401"
      },
      "403": {
-      "description": "Read-only token on a write, or a non-loopback Host without tokens (code read-only, bad-host).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E403"
      },
      "405": {
-      "description": "Method not allowed on this path (code method-not-allowed).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E405"
      },
      "500": {
-      "description": "Internal, I/O or repository integrity failure.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "description": "The repository stayed locked (prune, another process) longer than the request waits (code locked).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E503"
      }
     },
     "requestBody": {
@@ -2251,54 +1348,19 @@ enum OpenAPIDocument {
       }
      },
      "401": {
-      "description": "Missing or wrong bearer token (code unauthorized).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E401"
      },
      "403": {
-      "description": "Read-only token on a write, or a non-loopback Host without tokens (code read-only, bad-host).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E403"
      },
      "405": {
-      "description": "Method not allowed on this path (code method-not-allowed).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E405"
      },
      "500": {
-      "description": "Internal, I/O or repository integrity failure.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "description": "The repository stayed locked (prune, another process) longer than the request waits (code locked).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E503"
      }
     },
     "tags": [
@@ -2320,64 +1382,22 @@ enum OpenAPIDocument {
       }
      },
      "400": {
-      "description": "Bad parameters or body (code bad-request, invalid-input, ambiguous).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E400"
      },
      "401": {
-      "description": "Missing or wrong bearer token (code unauthorized).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E401"
      },
      "403": {
-      "description": "Read-only token on a write, or a non-loopback Host without tokens (code read-only, bad-host).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E403"
      },
      "405": {
-      "description": "Method not allowed on this path (code method-not-allowed).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E405"
      },
      "500": {
-      "description": "Internal, I/O or repository integrity failure.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "description": "The repository stayed locked (prune, another process) longer than the request waits (code locked).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E503"
      }
     },
     "requestBody": {
@@ -2409,54 +1429,19 @@ enum OpenAPIDocument {
       }
      },
      "401": {
-      "description": "Missing or wrong bearer token (code unauthorized).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E401"
      },
      "403": {
-      "description": "Read-only token on a write, or a non-loopback Host without tokens (code read-only, bad-host).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E403"
      },
      "405": {
-      "description": "Method not allowed on this path (code method-not-allowed).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E405"
      },
      "500": {
-      "description": "Internal, I/O or repository integrity failure.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E500"
      },
      "503": {
-      "description": "The repository stayed locked (prune, another process) longer than the request waits (code locked).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/E503"
      }
     },
     "tags": [
@@ -3162,6 +2147,118 @@ enum OpenAPIDocument {
      "removed",
      "decisions"
     ]
+   }
+  },
+  "responses": {
+   "E400": {
+    "description": "Bad parameters or body (code bad-request, invalid-input, ambiguous).",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "E401": {
+    "description": "Missing or wrong bearer token (code unauthorized).",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "E403": {
+    "description": "Read-only token on a write, or a non-loopback Host without tokens (code read-only, bad-host).",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "E404": {
+    "description": "Unknown snapshot, silo, path, job or upload (code not-found).",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "E405": {
+    "description": "Method not allowed on this path (code method-not-allowed).",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "E409": {
+    "description": "Conflict: files held open (files-open, with detail.processes), job not cancellable, already exists, busy.",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "E413": {
+    "description": "Upload larger than the server's --max-upload (code too-large).",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "E422": {
+    "description": "An uploaded archive refused by the hostile-archive rules, or a silo that cannot be read.",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "E500": {
+    "description": "Internal, I/O or repository integrity failure.",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "E503": {
+    "description": "The repository stayed locked (prune, another process) longer than the request waits (code locked).",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "E507": {
+    "description": "No space left on the repository's filesystem (code no-space).",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
    }
   },
   "securitySchemes": {

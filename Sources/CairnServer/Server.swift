@@ -125,6 +125,14 @@ public final class CairnServer: Sendable {
             let h = host.hasPrefix("[") ? String(host.dropFirst().prefix(while: { $0 != "]" })) : String(host.split(separator: ":").first ?? "")
             guard ServeOptions.isLoopback(h) else { throw APIError(.forbidden, "bad-host", "Host '\(host)' is not a loopback name; without a token file the server only answers to 127.0.0.1 / localhost") }
         }
+        // CSRF: a browser sends Origin on cross-site requests; anything but this server's own origin is refused.
+        if req.method != .get && req.method != .head, let origin = req.headers[.init("Origin")!] {
+            let host = req.headers[.init("Host")!] ?? req.head.authority ?? ""
+            let originHost = origin.components(separatedBy: "://").last ?? origin
+            guard originHost == host else {
+                throw APIError(.forbidden, "cross-origin", "requests from \(origin) are refused; only this server's own page may change things")
+            }
+        }
         if !path.hasPrefix("/api/") || path == "/api/v1/openapi.json" { return .anonymous }
         guard let tokens else { return .anonymous }
         guard let auth = req.headers[.authorization] else {

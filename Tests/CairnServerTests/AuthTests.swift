@@ -64,5 +64,13 @@ import Testing
         // DNS rebinding: a page on another origin that resolves to 127.0.0.1 sends its own Host.
         let r = try h.request("GET", "/api/v1/status", headers: ["Host: evil.example:80"])
         #expect(r.status == 403 && r.code == "bad-host")
+        // CSRF: another site's page posting to the loopback server (Origin differs) is refused,
+        // and a JSON endpoint refuses bodies a plain form can send.
+        let x = try h.request("POST", "/api/v1/jobs", json: #"{"type":"snapshot"}"#, headers: ["Origin: http://evil.example"])
+        #expect(x.status == 403 && x.code == "cross-origin", "\(x.text)")
+        let form = try h.request("POST", "/api/v1/jobs", extra: ["-H", "Content-Type: text/plain", "--data-binary", #"{"type":"snapshot"}"#])
+        #expect(form.status == 400, "\(form.text)")
+        let own = try h.request("POST", "/api/v1/jobs", json: #"{"type":"check"}"#, headers: ["Origin: \(h.base)"])
+        #expect(own.status == 202, "the page's own origin is fine: \(own.text)")
     }
 }
