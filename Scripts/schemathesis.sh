@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Checks Docs/openapi.json against a running `cairn serve` with schemathesis (PyPI, in a venv):
 # every operation is called with generated inputs; responses must match the documented status
-# codes and schemas, and the server must never answer 5xx. Not part of CI (minutes of requests).
+# codes and schemas, and the server must never answer 5xx (CHECKS=all adds the request-acceptance
+# checks, which also flag semantic refusals a schema cannot express). Not in CI: about a minute plus
+# the PyPI install.
 # Usage: Scripts/schemathesis.sh [debug|release] [extra schemathesis args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,4 +24,5 @@ printf 'hello\n' > "$WORK/app/a.txt"; head -c 50000 /dev/urandom > "$WORK/app/su
 TOKEN="$("$CAIRN" serve --add-token schemathesis --token-file "$WORK/tokens" 2>/dev/null)"
 start_serve "$WORK" --token-file "$WORK/tokens" --max-upload 1000000
 "$VENV/bin/schemathesis" run "${URL}api/v1/openapi.json" --url "${URL%/}" -H "Authorization: Bearer $TOKEN" \
-    --checks all --max-examples "${MAX_EXAMPLES:-25}" "$@"
+    --checks "${CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance}" \
+    --max-examples "${MAX_EXAMPLES:-25}" "$@"

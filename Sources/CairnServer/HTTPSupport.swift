@@ -13,6 +13,8 @@ public struct APIError: Error, Sendable {
     public var hint: String
     /// Extra structured detail (e.g. the processes holding files open).
     public var detail: [String: JSONValue]?
+    /// For 405: the methods the path takes (the `Allow` header).
+    public var allow: String?
 
     public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, hint: String = "", detail: [String: JSONValue]? = nil) {
         self.status = status
@@ -111,7 +113,7 @@ enum HTTP {
     static func error(_ e: APIError) -> Response {
         let body = ErrorBody(code: e.code, message: e.message, hint: e.hint, detail: e.detail)
         let data = (try? jsonEncoder.encode(body)) ?? Data("{\"code\":\"internal\"}".utf8)
-        return bytes(Array(data), type: "application/json", status: e.status)
+        return bytes(Array(data), type: "application/json", status: e.status, extra: e.allow.map { [.allow: $0] } ?? [:])
     }
 
     /// Decodes a JSON request body of at most `limit` bytes (empty body -> `empty`).

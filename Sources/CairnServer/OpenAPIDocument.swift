@@ -123,7 +123,8 @@ enum OpenAPIDocument {
       "description": "Only snapshots holding this silo.",
       "required": false,
       "schema": {
-       "type": "string"
+       "type": "string",
+       "pattern": "^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$"
       }
      },
      {
@@ -378,7 +379,8 @@ enum OpenAPIDocument {
       "description": "SILO/relative/path of a file.",
       "required": true,
       "schema": {
-       "type": "string"
+       "type": "string",
+       "minLength": 1
       }
      }
     ],
@@ -446,6 +448,7 @@ enum OpenAPIDocument {
       "$ref": "#/components/responses/E503"
      }
     },
+    "description": "With compression=store the response has the exact Content-Length and honours `Range: bytes=A-B | A- | -N` (206, or 416 with `Content-Range: bytes */SIZE`).",
     "parameters": [
      {
       "name": "id",
@@ -465,7 +468,8 @@ enum OpenAPIDocument {
       "schema": {
        "type": "array",
        "items": {
-        "type": "string"
+        "type": "string",
+        "pattern": "^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$"
        }
       },
       "style": "form",
@@ -496,15 +500,6 @@ enum OpenAPIDocument {
        "minimum": 1,
        "maximum": 9,
        "default": 1
-      }
-     },
-     {
-      "name": "Range",
-      "in": "header",
-      "required": false,
-      "description": "bytes=A-B, A- or -N (store only).",
-      "schema": {
-       "type": "string"
       }
      }
     ],
@@ -569,7 +564,8 @@ enum OpenAPIDocument {
       "schema": {
        "type": "array",
        "items": {
-        "type": "string"
+        "type": "string",
+        "pattern": "^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$"
        }
       },
       "style": "form",
@@ -655,7 +651,8 @@ enum OpenAPIDocument {
       "description": "Snapshot A.",
       "required": true,
       "schema": {
-       "type": "string"
+       "type": "string",
+       "pattern": "^([0-9a-fA-F]{6,64}|latest)$"
       }
      },
      {
@@ -664,7 +661,8 @@ enum OpenAPIDocument {
       "description": "Snapshot B, or live.",
       "required": true,
       "schema": {
-       "type": "string"
+       "type": "string",
+       "pattern": "^([0-9a-fA-F]{6,64}|latest|live)$"
       }
      },
      {
@@ -675,7 +673,8 @@ enum OpenAPIDocument {
       "schema": {
        "type": "array",
        "items": {
-        "type": "string"
+        "type": "string",
+        "pattern": "^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$"
        }
       },
       "style": "form",
@@ -742,7 +741,8 @@ enum OpenAPIDocument {
       "schema": {
        "type": "array",
        "items": {
-        "type": "string"
+        "type": "string",
+        "pattern": "^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$"
        }
       },
       "style": "form",
@@ -896,7 +896,8 @@ enum OpenAPIDocument {
       "schema": {
        "type": "array",
        "items": {
-        "type": "string"
+        "type": "string",
+        "pattern": "^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$"
        }
       },
       "style": "form",
@@ -1236,14 +1237,7 @@ enum OpenAPIDocument {
     "operationId": "jobEvents",
     "responses": {
      "200": {
-      "description": "`event: progress` with the job as data whenever it changes, then `event: end`",
-      "content": {
-       "text/event-stream": {
-        "schema": {
-         "type": "string"
-        }
-       }
-      }
+      "description": "`event: progress` with the job as data whenever it changes, then `event: end`"
      },
      "404": {
       "$ref": "#/components/responses/E404"
@@ -1383,6 +1377,9 @@ enum OpenAPIDocument {
      },
      "400": {
       "$ref": "#/components/responses/E400"
+     },
+     "404": {
+      "$ref": "#/components/responses/E404"
      },
      "401": {
       "$ref": "#/components/responses/E401"
@@ -1881,87 +1878,160 @@ enum OpenAPIDocument {
     ]
    },
    "JobRequest": {
-    "type": "object",
-    "properties": {
-     "type": {
-      "type": "string",
-      "enum": [
-       "snapshot",
-       "restore",
-       "check",
-       "prune",
-       "import"
+    "oneOf": [
+     {
+      "type": "object",
+      "properties": {
+       "type": {
+        "const": "snapshot"
+       },
+       "silos": {
+        "type": "array",
+        "items": {
+         "type": "string",
+         "pattern": "^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$"
+        }
+       },
+       "tags": {
+        "type": "array",
+        "items": {
+         "type": "string"
+        }
+       },
+       "message": {
+        "type": "string"
+       }
+      },
+      "required": [
+       "type"
       ]
      },
-     "silos": {
-      "type": "array",
-      "items": {
-       "type": "string"
-      }
+     {
+      "type": "object",
+      "properties": {
+       "type": {
+        "const": "restore"
+       },
+       "snapshot": {
+        "type": "string",
+        "pattern": "^([0-9a-fA-F]{6,64}|latest)$"
+       },
+       "silos": {
+        "type": "array",
+        "items": {
+         "type": "string",
+         "pattern": "^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$"
+        }
+       },
+       "include": {
+        "type": "array",
+        "items": {
+         "type": "string"
+        }
+       },
+       "to": {
+        "type": "string"
+       },
+       "safetySnapshot": {
+        "type": "boolean"
+       },
+       "force": {
+        "type": "boolean"
+       }
+      },
+      "required": [
+       "type",
+       "snapshot"
+      ]
      },
-     "tags": {
-      "type": "array",
-      "items": {
-       "type": "string"
-      }
+     {
+      "type": "object",
+      "properties": {
+       "type": {
+        "const": "check"
+       },
+       "readData": {
+        "type": "boolean"
+       }
+      },
+      "required": [
+       "type"
+      ]
      },
-     "message": {
-      "type": "string"
+     {
+      "type": "object",
+      "properties": {
+       "type": {
+        "const": "prune"
+       },
+       "maxUnusedPercent": {
+        "type": "number",
+        "minimum": 0,
+        "maximum": 100
+       },
+       "dryRun": {
+        "type": "boolean"
+       }
+      },
+      "required": [
+       "type"
+      ]
      },
-     "snapshot": {
-      "type": "string"
-     },
-     "include": {
-      "type": "array",
-      "items": {
-       "type": "string"
-      }
-     },
-     "to": {
-      "type": "string"
-     },
-     "safetySnapshot": {
-      "type": "boolean"
-     },
-     "force": {
-      "type": "boolean"
-     },
-     "readData": {
-      "type": "boolean"
-     },
-     "maxUnusedPercent": {
-      "type": "number"
-     },
-     "dryRun": {
-      "type": "boolean"
-     },
-     "upload": {
-      "type": "string"
-     },
-     "asSilo": {
-      "type": "array",
-      "items": {
-       "type": "string"
-      }
-     },
-     "restore": {
-      "type": "boolean"
+     {
+      "type": "object",
+      "properties": {
+       "type": {
+        "const": "import"
+       },
+       "upload": {
+        "type": "string",
+        "pattern": "^u[0-9a-f]{16}$"
+       },
+       "tags": {
+        "type": "array",
+        "items": {
+         "type": "string"
+        }
+       },
+       "asSilo": {
+        "type": "array",
+        "items": {
+         "type": "string"
+        }
+       },
+       "restore": {
+        "type": "boolean"
+       },
+       "silos": {
+        "type": "array",
+        "items": {
+         "type": "string",
+         "pattern": "^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$"
+        }
+       },
+       "force": {
+        "type": "boolean"
+       }
+      },
+      "required": [
+       "type",
+       "upload"
+      ]
      }
-    },
-    "required": [
-     "type"
     ]
    },
    "DryRunRequest": {
     "type": "object",
     "properties": {
      "snapshot": {
-      "type": "string"
+      "type": "string",
+      "pattern": "^([0-9a-fA-F]{6,64}|latest)$"
      },
      "silos": {
       "type": "array",
       "items": {
-       "type": "string"
+       "type": "string",
+       "pattern": "^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$"
       }
      },
      "include": {
@@ -1969,9 +2039,6 @@ enum OpenAPIDocument {
       "items": {
        "type": "string"
       }
-     },
-     "to": {
-      "type": "string"
      }
     },
     "required": [
@@ -2036,25 +2103,32 @@ enum OpenAPIDocument {
     "type": "object",
     "properties": {
      "keepLast": {
-      "type": "integer"
+      "type": "integer",
+      "minimum": 0
      },
      "keepHourly": {
-      "type": "integer"
+      "type": "integer",
+      "minimum": 0
      },
      "keepDaily": {
-      "type": "integer"
+      "type": "integer",
+      "minimum": 0
      },
      "keepWeekly": {
-      "type": "integer"
+      "type": "integer",
+      "minimum": 0
      },
      "keepMonthly": {
-      "type": "integer"
+      "type": "integer",
+      "minimum": 0
      },
      "keepYearly": {
-      "type": "integer"
+      "type": "integer",
+      "minimum": 0
      },
      "keepWithin": {
       "type": "string",
+      "pattern": "^([1-9][0-9]{0,3}[ymdh])+$",
       "example": "2d3h"
      },
      "keepTags": {
@@ -2064,9 +2138,88 @@ enum OpenAPIDocument {
       }
      },
      "silo": {
-      "type": "string"
+      "type": "string",
+      "pattern": "^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$"
      }
-    }
+    },
+    "description": "At least one rule must keep something (an empty policy would remove every snapshot).",
+    "anyOf": [
+     {
+      "required": [
+       "keepLast"
+      ],
+      "properties": {
+       "keepLast": {
+        "minimum": 1
+       }
+      }
+     },
+     {
+      "required": [
+       "keepHourly"
+      ],
+      "properties": {
+       "keepHourly": {
+        "minimum": 1
+       }
+      }
+     },
+     {
+      "required": [
+       "keepDaily"
+      ],
+      "properties": {
+       "keepDaily": {
+        "minimum": 1
+       }
+      }
+     },
+     {
+      "required": [
+       "keepWeekly"
+      ],
+      "properties": {
+       "keepWeekly": {
+        "minimum": 1
+       }
+      }
+     },
+     {
+      "required": [
+       "keepMonthly"
+      ],
+      "properties": {
+       "keepMonthly": {
+        "minimum": 1
+       }
+      }
+     },
+     {
+      "required": [
+       "keepYearly"
+      ],
+      "properties": {
+       "keepYearly": {
+        "minimum": 1
+       }
+      }
+     },
+     {
+      "required": [
+       "keepWithin"
+      ]
+     },
+     {
+      "required": [
+       "keepTags"
+      ],
+      "properties": {
+       "keepTags": {
+        "minItems": 1
+       }
+      }
+     }
+    ]
    },
    "PolicyDoc": {
     "type": "object",
@@ -2087,21 +2240,42 @@ enum OpenAPIDocument {
     ]
    },
    "ForgetRequest": {
-    "type": "object",
-    "properties": {
-     "ids": {
-      "type": "array",
-      "items": {
-       "type": "string"
-      }
+    "oneOf": [
+     {
+      "type": "object",
+      "properties": {
+       "ids": {
+        "type": "array",
+        "items": {
+         "type": "string",
+         "pattern": "^([0-9a-fA-F]{6,64}|latest)$"
+        },
+        "minItems": 1
+       },
+       "dryRun": {
+        "type": "boolean"
+       }
+      },
+      "required": [
+       "ids"
+      ]
      },
-     "policy": {
-      "$ref": "#/components/schemas/Policy"
-     },
-     "dryRun": {
-      "type": "boolean"
+     {
+      "type": "object",
+      "properties": {
+       "policy": {
+        "$ref": "#/components/schemas/Policy"
+       },
+       "dryRun": {
+        "type": "boolean"
+       }
+      },
+      "required": [
+       "policy"
+      ]
      }
-    }
+    ],
+    "description": "Snapshot ids, or a policy; `{}` applies the stored policy (400 when none is stored)."
    },
    "Forget": {
     "type": "object",

@@ -202,7 +202,9 @@ function plain(err) {
     "cancelled": "The task was stopped.",
     "interrupted": "The server stopped while this task ran. Nothing half-done was kept; start it again.",
   };
-  let text = words[c] || (err.status === 422 ? "This file is not a backup that can be used." : "Something went wrong.");
+  // Known cases speak for themselves; the server's message adds the names (files, programs) where they matter.
+  if (words[c]) return words[c] + (c === "files-open" || c === "not-found" || c === "too-large" ? " (" + err.message + ")" : "");
+  let text = err.status === 422 ? "This file is not a backup that can be used." : "Something went wrong.";
   if (err.message) text += " (" + err.message + ")";
   if (err.hint) text += " " + err.hint;
   return text;

@@ -9,6 +9,8 @@
 // every CLI command does); an instance keeps it while idle. Prune needs the exclusive
 // lock: it closes the gate (new loans wait), waits for every loan to come back, drops
 // the idle instances' shared locks, takes the exclusive lock, and reopens the gate after.
+// An instance idle for more than `idleRelease` seconds gives its shared lock back, so that a
+// `cairn prune` from another process can run while the server is quiet.
 // Index freshness: no read transaction outlives a loan (BlockReaders die with the
 // request), so rows other processes commit are visible to the next loan.
 
@@ -20,7 +22,9 @@ public final class RepositoryPool: @unchecked Sendable {
     public let path: String
     let cond = NSCondition()
     var idle: [Repository] = []
+    var lastUse: [ObjectIdentifier: Date] = [:]
     var lent = 0
+    static let idleRelease: TimeInterval = 2
     var exclusiveWaiting = 0
     var exclusiveHeld = false
     /// A note from opening (an interrupted restore that was completed or rolled back).
@@ -38,6 +42,24 @@ public final class RepositoryPool: @unchecked Sendable {
         }
         recoveryReport = first
         root = idle[0].root
+        let t = Thread { [weak self] in
+            while let pool = self {
+                pool.releaseIdleLocks()
+                Thread.sleep(forTimeInterval: 1)
+            }
+        }
+        t.start()
+    }
+
+    /// Drops the shared lock of instances unused for `idleRelease` seconds (taken again on the next loan).
+    func releaseIdleLocks() {
+        cond.lock()
+        defer { cond.unlock() }
+        let now = Date()
+        for r in idle where now.timeIntervalSince(lastUse[ObjectIdentifier(r)] ?? .distantPast) > RepositoryPool.idleRelease {
+            r.unlock()
+            lastUse[ObjectIdentifier(r)] = .distantFuture
+        }
     }
 
     /// Lends an instance for `body` with the shared lock (or the exclusive lock when `exclusive`).
@@ -86,6 +108,7 @@ public final class RepositoryPool: @unchecked Sendable {
             exclusiveHeld = false
         }
         lent -= 1
+        lastUse[ObjectIdentifier(r)] = Date()
         idle.append(r)
         cond.broadcast()
         cond.unlock()

@@ -26,7 +26,9 @@ extension CairnServer {
         let parts = path.split(separator: "/", omittingEmptySubsequences: true).map { Query.decode(String($0)) }
         func only(_ allowed: HTTPRequest.Method...) throws {
             guard allowed.contains(m) else {
-                throw APIError(.methodNotAllowed, "method-not-allowed", "\(m) is not allowed on \(path); use \(allowed.map(\.rawValue).joined(separator: " or "))")
+                var e = APIError(.methodNotAllowed, "method-not-allowed", "\(m) is not allowed on \(path); use \(allowed.map(\.rawValue).joined(separator: " or "))")
+                e.allow = allowed.map(\.rawValue).joined(separator: ", ")
+                throw e
             }
         }
         if parts.isEmpty || path == "/index.html" {
@@ -130,8 +132,9 @@ extension CairnServer {
         let limit = try q.int("limit", default: 100, range: 1...1000)
         func time(_ k: String) throws -> Int64? {
             guard let v = q[k] else { return nil }
-            if let d = ISO8601DateFormatter().date(from: v) { return Int64(d.timeIntervalSince1970 * 1e9) }
-            throw APIError.badRequest("\(k)=\(v) is not an ISO 8601 time (e.g. 2026-01-31T12:00:00Z)")
+            // Nanoseconds since 1970 must fit Int64 (years 1678-2262); anything else is refused, not trapped on.
+            if let d = ISO8601DateFormatter().date(from: v), let ns = Int64(exactly: (d.timeIntervalSince1970 * 1e9).rounded()) { return ns }
+            throw APIError.badRequest("\(k)=\(v) is not an ISO 8601 time between 1678 and 2262 (e.g. 2026-01-31T12:00:00Z)")
         }
         let since = try time("since"), until = try time("until")
         let silo = q["silo"], tag = q["tag"]

@@ -94,3 +94,24 @@ import Glibc
         #expect(try h.get("/api/v1/snapshots/latest/cat?path=app/n.txt").text == "version 2\n")
     }
 }
+
+@Suite struct LockTests {
+    @Test func aRepositoryLockedLongerThanTheWaitIs503AndAnIdleServerLetsPruneRun() throws {
+        let h = try ServerHarness("locked", args: ["--wait", "1"])
+        try h.start()
+        #expect(try h.runJob(#"{"type":"snapshot"}"#)["state"] as? String == "succeeded")
+        // Idle instances give their shared lock back: another process can prune meanwhile.
+        usleep(3_500_000)
+        let prune = try cairn(h.repo, ["prune", "--wait", "5"])
+        #expect(prune.status == 0, "\(prune.stderr)")
+        // Another process holds the exclusive lock: requests wait --wait seconds, then 503.
+        let holder = try Child.spawn("/bin/sh", ["-c", "exec 9>>'\(h.repo)/lock'; flock -x 9; exec sleep 6"])
+        defer { holder.kill(); holder.wait() }
+        usleep(300_000)
+        let r = try h.get("/api/v1/status")
+        #expect(r.status == 503 && r.code == "locked", "\(r.text)")
+        holder.kill()
+        holder.wait()
+        #expect(try h.get("/api/v1/status").status == 200)
+    }
+}
