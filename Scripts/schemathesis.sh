@@ -15,7 +15,7 @@ VENV="${SCHEMATHESIS_VENV:-$PWD/.build/schemathesis-venv}"
 
 WORK="$(mktemp -d /tmp/cairn-schema-XXXXXX)"
 . Scripts/serve-fixture.sh
-SERVE_WORK="$WORK"; trap serve_cleanup EXIT
+SERVE_WORK="$WORK"; trap serve_cleanup EXIT; trap 'exit 1' INT TERM
 mkdir -p "$WORK/app/sub"
 printf 'hello\n' > "$WORK/app/a.txt"; head -c 50000 /dev/urandom > "$WORK/app/sub/b.bin"
 "$CAIRN" init --repo "$WORK/repo" >/dev/null

@@ -9,7 +9,7 @@ serve_cleanup() {
 }
 start_serve() {
     SERVE_WORK="$1"; shift
-    trap serve_cleanup EXIT
+    trap serve_cleanup EXIT; trap 'exit 1' INT TERM
     "$CAIRN" serve --repo "$SERVE_WORK/repo" --listen 127.0.0.1:0 "$@" >"$SERVE_WORK/serve.out" 2>"$SERVE_WORK/serve.log" &
     SERVER_PID=$!
     for _ in $(seq 400); do grep -q 'listening on' "$SERVE_WORK/serve.out" 2>/dev/null && break; sleep 0.05; done

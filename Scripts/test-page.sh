@@ -20,7 +20,7 @@ fi
 
 WORK="$(mktemp -d /tmp/cairn-page-XXXXXX)"
 . Scripts/serve-fixture.sh
-SERVE_WORK="$WORK"; trap serve_cleanup EXIT
+SERVE_WORK="$WORK"; trap serve_cleanup EXIT; trap 'exit 1' INT TERM
 
 mkdir -p "$WORK/app/data" "$WORK/media"
 printf 'first version\n' > "$WORK/app/notes.txt"

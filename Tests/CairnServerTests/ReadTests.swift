@@ -80,6 +80,11 @@ import Testing
         #expect(est.first?["silo"] as? String == "app" && est.first?["changedFiles"] as? Int == 1)
         #expect(try h.get("/api/v1/estimate?silo=nope").status == 404)
 
+        // Another process writes (the CLI, e.g. from cron): the shared instances see it at once.
+        #expect(try cairn(h.repo, ["snapshot", "--silo", "media", "--tag", "from-cli"]).status == 0)
+        #expect(try h.get("/api/v1/snapshots?tag=from-cli").object["total"] as? Int == 1)
+        #expect(try h.get("/api/v1/status").object["snapshots"] as? Int == 3)
+
         // Routes and methods.
         #expect(try h.get("/api/v1/nothing").status == 404)
         #expect(try h.get("/elsewhere").status == 404)
