@@ -52,9 +52,14 @@ curl -s "${URL}api/v1/jobs" | python3 -c 'import json,sys; print("jobs:", [(j["t
 
 echo "== 2. 10 concurrent downloads of the export, server RSS"
 PEAK=0
-for i in $(seq 10); do curl -s -o /dev/null "$EXPORT" & done
-while [ "$(jobs -r | wc -l)" -gt 0 ]; do r="$(rss)"; [ "$r" -gt "$PEAK" ] && PEAK=$r; sleep 0.2; done
-wait
+PIDS=()
+for i in $(seq 10); do curl -s -o /dev/null "$EXPORT" & PIDS+=($!); done
+T0=$(date +%s.%N)
+running() { for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+while running; do r="$(rss)"; [ "$r" -gt "$PEAK" ] && PEAK=$r; sleep 0.2; done
+wait "${PIDS[@]}"
+T1=$(date +%s.%N)
+python3 -c "print(f'10 downloads of $SIZE bytes in {$T1-$T0:.1f} s')"
 echo "peak server RSS during 10 downloads: $((PEAK / 1024)) MiB"
 
 echo "== 3. HTTP export vs cairn export"
