@@ -107,7 +107,9 @@ try:
         time.sleep(0.2)
     check(len(zips) == 1, f"one ZIP downloaded: {os.listdir(DOWNLOADS)}")
     path = os.path.join(DOWNLOADS, zips[0])
-    time.sleep(0.5)
+    deadline = time.time() + 15  # the browser may still be moving the file into place
+    while time.time() < deadline and os.path.getsize(path) != expected:
+        time.sleep(0.2)
     check(os.path.getsize(path) == expected, f"download is {os.path.getsize(path)} bytes, the page said {expected}")
     with zipfile.ZipFile(path) as z:
         names = z.namelist()
@@ -168,7 +170,8 @@ try:
     shot("09-diff")
 
     tab("jobs")
-    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#joblist tr")) >= 3)
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#joblist tr")) >= 3
+               and all("succeeded" in r.text for r in d.find_elements(By.CSS_SELECTOR, "#joblist tr")))
     states = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#joblist tr")]
     check(all("succeeded" in s for s in states), f"all jobs succeeded: {states}")
     shot("10-activity")
