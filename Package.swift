@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -11,6 +11,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        // `cairn serve` (Sources/CairnServer). Default traits off: no swift-configuration.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1", traits: []),
     ],
     targets: [
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
@@ -24,15 +26,21 @@ let package = Package(
             path: "Sources/CairnCore"
         ),
         .target(name: "CairnStorage", dependencies: ["CCrypto", "CCairnSys"], path: "Sources/CairnStorage"),
+        .target(
+            name: "CairnServer",
+            dependencies: ["CairnCore", .product(name: "Hummingbird", package: "hummingbird")],
+            path: "Sources/CairnServer"
+        ),
         .executableTarget(
             name: "cairn",
-            dependencies: ["CairnCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["CairnCore", "CairnServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/cairn"
         ),
         .executableTarget(name: "cairn-microbench", dependencies: ["CairnCore"], path: "Benchmarks/Micro"),
         .target(name: "CairnTestSupport", dependencies: ["CairnCore"], path: "Tests/CairnTestSupport"),
         .testTarget(name: "CairnCoreTests", dependencies: ["CairnCore", "CairnTestSupport"], path: "Tests/CairnCoreTests"),
         .testTarget(name: "CairnStorageTests", dependencies: ["CairnStorage"], path: "Tests/CairnStorageTests"),
+        .testTarget(name: "CairnServerTests", dependencies: ["CairnCore", "CairnServer", "CairnTestSupport"], path: "Tests/CairnServerTests"),
         .testTarget(name: "CairnCLITests", dependencies: ["CairnCore", "CairnTestSupport"], path: "Tests/CairnCLITests"),
     ],
     swiftLanguageModes: [.v6]

@@ -11,3 +11,4 @@ trap 'bash Scripts/seaweedfs.sh stop "$sw_state"' EXIT
 CAIRN_TEST_S3="$(bash Scripts/seaweedfs.sh start "$sw_state")"
 export CAIRN_TEST_S3
 swift test -c release "$@"
+bash Scripts/test-page.sh release

@@ -1,0 +1,78 @@
+// Jobs: progress by polling and by Server-Sent Events, cancel, jobs that outlive their
+// client, and a server killed with a job running (marked interrupted at the next start).
+
+import CairnCore
+import CairnTestSupport
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite struct JobTests {
+    /// A harness whose first silo is a command that sleeps, so a snapshot job stays running.
+    func slowHarness(_ label: String, seconds: Int) throws -> ServerHarness {
+        let h = try ServerHarness(label, silos: false)
+        #expect(try cairn(h.repo, ["silo", "add", "slow", "--command", "sleep \(seconds); echo done", "--filename", "out.txt"]).status == 0)
+        var rng = SeededBytes(seed: 4)
+        for i in 0..<20 { try writeFile(h.dir.sub("files/f\(i).bin"), rng.bytes(10_000)) }
+        #expect(try cairn(h.repo, ["silo", "add", "files", h.dir.sub("files")]).status == 0)
+        try h.start()
+        return h
+    }
+
+    @Test func progressStreamsAsServerSentEventsAndJobsOutliveTheirClient() throws {
+        let h = try slowHarness("jobs-sse", seconds: 1)
+        let r = try h.post("/api/v1/jobs", #"{"type":"snapshot","tags":["sse"]}"#)
+        #expect(r.status == 202 && r.object["state"] as? String == "queued")
+        let id = r.object["id"] as? String ?? ""
+        // A client that watches for a moment and goes away does not stop the job.
+        _ = try? run("curl", ["-s", "-N", "--max-time", "0.5", h.base + "/api/v1/jobs/\(id)/events"])
+        let sse = try run("curl", ["-s", "-N", "--max-time", "30", h.base + "/api/v1/jobs/\(id)/events"]).stdout
+        #expect(sse.contains("event: end\ndata: {"), "\(sse)")
+        let last = sse.components(separatedBy: "event: end\ndata: ").last?.split(separator: "\n").first.map(String.init) ?? ""
+        let end = (try? JSONSerialization.jsonObject(with: Data(last.utf8))) as? [String: Any] ?? [:]
+        #expect(end["state"] as? String == "succeeded", "\(end)")
+        let progress = end["progress"] as? [String: Any] ?? [:]
+        for k in ["files", "bytes", "total", "percent", "rate", "eta", "currentPath"] { #expect(progress[k] != nil, "progress has \(k): \(progress)") }
+        #expect(progress["files"] as? Int == 20, "the path silo's 20 files")
+        let listed = try h.get("/api/v1/jobs").array as? [[String: Any]] ?? []
+        #expect(listed.first?["id"] as? String == id)
+        #expect(try h.get("/api/v1/jobs/nope").status == 404)
+        #expect(try h.get("/api/v1/jobs/nope/events").status == 404)
+    }
+
+    @Test func aSnapshotJobCanBeCancelled() throws {
+        let h = try slowHarness("jobs-cancel", seconds: 2)
+        let before = try h.snapshotIds()
+        let id = try h.post("/api/v1/jobs", #"{"type":"snapshot"}"#).object["id"] as? String ?? ""
+        let c = try h.request("DELETE", "/api/v1/jobs/\(id)")
+        #expect(c.status == 202, "\(c.text)")
+        let j = try h.waitJob(id)
+        #expect(j["state"] as? String == "cancelled", "\(j)")
+        #expect((j["error"] as? [String: Any])?["code"] as? String == "cancelled")
+        #expect(try h.snapshotIds() == before, "a cancelled snapshot records nothing")
+        #expect(try h.request("DELETE", "/api/v1/jobs/\(id)").status == 409, "already finished")
+        #expect(try h.request("DELETE", "/api/v1/jobs/nope").status == 404)
+        // Crash-safe jobs refuse cancel with 409 while they run.
+        let check = try h.post("/api/v1/jobs", #"{"type":"check","readData":true}"#).object["id"] as? String ?? ""
+        #expect(try h.request("DELETE", "/api/v1/jobs/\(check)").status == 409)
+        #expect(try h.waitJob(check)["state"] as? String == "succeeded")
+        #expect(try h.runJob(#"{"type":"snapshot"}"#)["state"] as? String == "succeeded", "the repository is fine after the cancel")
+        #expect(try cairn(h.repo, ["check"]).status == 0)
+    }
+
+    @Test func aKilledServerMarksItsUnfinishedJobsInterrupted() throws {
+        let h = try slowHarness("jobs-kill", seconds: 3)
+        let before = try h.snapshotIds()
+        let id = try h.post("/api/v1/jobs", #"{"type":"snapshot"}"#).object["id"] as? String ?? ""
+        #expect(eventually(5) { (try? h.get("/api/v1/jobs/\(id)").object["state"] as? String) == "running" })
+        h.stop(SIGKILL)
+        try h.start()
+        let j = try h.get("/api/v1/jobs/\(id)").object
+        #expect(j["state"] as? String == "interrupted", "\(j)")
+        #expect((j["error"] as? [String: Any])?["code"] as? String == "interrupted")
+        #expect(try h.snapshotIds() == before)
+        #expect((try h.get("/api/v1/status").object["jobs"] as? [Any])?.isEmpty == true, "nothing is running after the restart")
+    }
+}
