@@ -84,16 +84,20 @@ struct SnapshotCmd: ParsableCommand {
     @Option(name: .long, help: "Silo to snapshot (repeatable; default all).") var silo: [String] = []
     @Option(name: .long, help: "Tag (repeatable).") var tag: [String] = []
     @Option(name: .long, help: "Message.") var message: String = ""
+    @Option(name: .long, help: ArgumentHelp("Application metadata KEY=VALUE (repeatable; keys a-z 0-9 _ . -).", valueName: "key=value")) var meta: [String] = []
 
     func run() throws {
         try guarded {
+            let pairs = try SnapshotMeta.parse(meta, option: "--meta")
             let r = try global.open("snapshot")
             let progress = Progress("snapshot")
             if progress.enabled {
                 let est = try r.estimate(silos: silo)
                 progress.setTotal(files: est.reduce(0) { $0 + $1.files }, bytes: est.reduce(0) { $0 + $1.changedBytes })
             }
-            let s = Snapshotter(repository: r, options: SnapshotOptions(silos: silo, tags: tag, message: message))
+            var options = SnapshotOptions(silos: silo, tags: tag, message: message)
+            options.meta = pairs
+            let s = Snapshotter(repository: r, options: options)
             s.onProgress = { p in progress.update(done: p.files, bytes: p.bytesRead, current: p.currentPath) }
             let res = try s.run()
             progress.finish()
@@ -132,6 +136,7 @@ struct SnapshotJSON: Encodable {
     var filesRead: Int?
     var bytesRead: UInt64?
     var failedSilos: [String: String]?
+    var meta: [String: String]?
 
     init(_ s: Snapshot, filesRead: Int? = nil, bytesRead: UInt64? = nil, failed: [String: String]? = nil) {
         id = s.id
@@ -147,5 +152,6 @@ struct SnapshotJSON: Encodable {
         self.filesRead = filesRead
         self.bytesRead = bytesRead
         failedSilos = failed
+        meta = s.record.meta
     }
 }

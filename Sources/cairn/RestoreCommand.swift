@@ -24,6 +24,7 @@ struct RestoreCmd: ParsableCommand {
     @Flag(name: .long, help: "Proceed although processes hold silo files open.") var force = false
     @Flag(name: .long, help: "Only complete or roll back an interrupted restore.") var recover = false
     @Flag(name: .long, help: "With --dry-run, list every changed path.") var verbose = false
+    @OptionGroup var metaCheck: MetaCheckOptions
 
     /// A dry-run change; the path as `{silo, path}` like every JSON path (Docs/JSON.md).
     struct ChangeJSON: Encodable {
@@ -44,6 +45,7 @@ struct RestoreCmd: ParsableCommand {
                 return
             }
             guard let snapshot else { throw CairnError(.invalidInput, "give the snapshot to restore (an id, a prefix or `latest`), or --recover") }
+            try metaCheck.check(snapshot: try r.resolve(snapshot))
             var o = RestoreOptions()
             o.silos = silo
             o.to = to

@@ -38,6 +38,9 @@ public struct SnapshotRecord: Codable, Sendable, Equatable {
     /// True when some files were skipped or some silos failed.
     public var partial: Bool
     public var program: String
+    /// Application metadata (`snapshot --meta KEY=VALUE`); absent when none was given, so
+    /// records without it keep their bytes (and ids).
+    public var meta: [String: String]? = nil
 
     public var date: Date { Date(timeIntervalSince1970: Double(timeNs) / 1e9) }
 
