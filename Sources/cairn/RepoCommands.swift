@@ -31,6 +31,10 @@ struct SiloCommand: ParsableCommand {
         @Option(name: .long, help: "Glob of paths to leave out (repeatable).") var exclude: [String] = []
         @Option(name: .long, help: "Shell command whose standard output is the silo's one file.") var command: String?
         @Option(name: .long, help: "File name for the command's output.") var filename: String?
+        @Option(name: .customLong("before-snapshot"), help: "Hook: shell command run before each snapshot of this silo; failing stops it.") var beforeSnapshot: String?
+        @Option(name: .customLong("after-snapshot"), help: "Hook: shell command run after each snapshot of this silo.") var afterSnapshot: String?
+        @Option(name: .customLong("before-restore"), help: "Hook: shell command run before an in-place restore of this silo; failing stops it.") var beforeRestore: String?
+        @Option(name: .customLong("after-restore"), help: "Hook: shell command run after an in-place restore of this silo.") var afterRestore: String?
 
         func run() throws {
             try guarded {
@@ -43,7 +47,10 @@ struct SiloCommand: ParsableCommand {
                     guard let p = path else { throw CairnError(.invalidInput, "give the silo's PATH, or --command CMD --filename NAME") }
                     silo = Silo(name: name, path: p, excludes: exclude)
                 }
+                let hooks: [(HookEvent, String?)] = [(.beforeSnapshot, beforeSnapshot), (.afterSnapshot, afterSnapshot),
+                                                     (.beforeRestore, beforeRestore), (.afterRestore, afterRestore)]
                 try r.addSilo(silo)
+                for case let (event, command?) in hooks { try r.setHook(event, command: command, silo: name) }
                 let s = try r.silo(name)
                 if global.json { try Out.json(s) } else { Out.line("added silo \(name): \(s.path ?? "command `\(s.command ?? "")` -> \(s.filename ?? "")")") }
             }
@@ -95,11 +102,12 @@ struct SnapshotCmd: ParsableCommand {
                 let est = try r.estimate(silos: silo)
                 progress.setTotal(files: est.reduce(0) { $0 + $1.files }, bytes: est.reduce(0) { $0 + $1.changedBytes })
             }
-            var options = SnapshotOptions(silos: silo, tags: tag, message: message)
-            options.meta = pairs
-            let s = Snapshotter(repository: r, options: options)
-            s.onProgress = { p in progress.update(done: p.files, bytes: p.bytesRead, current: p.currentPath) }
-            let res = try s.run()
+            let session = CairnSession(opened: r)
+            session.onWarning = { Out.err("cairn: warning: \($0)") }
+            let outcome = try session.snapshot(silos: silo, tags: tag, message: message, meta: pairs) { s in
+                s.onProgress = { p in progress.update(done: p.files, bytes: p.bytesRead, current: p.currentPath) }
+            }
+            let res = outcome.result
             progress.finish()
             for w in res.warnings { Out.err("cairn: warning: \(w)") }
             for (_, why) in res.failedSilos.sorted(by: { $0.key < $1.key }) { Out.err("cairn: error: \(why)") }
@@ -114,7 +122,7 @@ struct SnapshotCmd: ParsableCommand {
             } else if global.json {
                 try Out.summary(["failedSilos": res.failedSilos])
             }
-            if res.snapshot != nil && !res.partial { applyPolicyAfterSnapshot(r, json: global.json) }
+            if let p = outcome.policy { printPolicyRemovals(p, json: global.json) }
             if !res.failedSilos.isEmpty { throw ExitCode(CairnError.Code.siloFailed.exitCode) }
             if !res.warnings.isEmpty { throw ExitCode(CairnError.Code.partial.exitCode) }
         }

@@ -54,20 +54,22 @@ struct RestoreCmd: ParsableCommand {
             o.safetySnapshot = !noSafetySnapshot
             o.force = force
             o.wait = global.wait
-            let restorer = Restorer(repository: r, options: o)
             var changes: [ChangeJSON] = []
-            if dryRun && (verbose || global.json) {
-                restorer.onChange = { marker, path in
-                    if global.json { changes.append(ChangeJSON(change: marker, path: path)) } else { Out.line("\(marker) \(path)") }
-                }
-            }
             let progress = Progress("restore")
             if progress.enabled && include.isEmpty, let snap = try? r.resolve(snapshot) {
                 let chosen = snap.record.silos.filter { silo.isEmpty || silo.contains($0.name) }
                 progress.setTotal(files: chosen.reduce(0) { $0 + $1.files }, bytes: chosen.reduce(0) { $0 + $1.bytes })
             }
-            restorer.onProgress = { c in progress.update(done: c.files, bytes: c.bytes) }
-            let res = try restorer.run(snapshot)
+            let session = CairnSession(opened: r)
+            session.onWarning = { Out.err("cairn: warning: \($0)") }
+            let res = try session.restore(snapshot, options: o) { restorer in
+                if dryRun && (verbose || global.json) {
+                    restorer.onChange = { marker, path in
+                        if global.json { changes.append(ChangeJSON(change: marker, path: path)) } else { Out.line("\(marker) \(path)") }
+                    }
+                }
+                restorer.onProgress = { c in progress.update(done: c.files, bytes: c.bytes) }
+            }.result
             progress.finish()
             if let note = res.recovered { Out.err("cairn: note: \(note)") }
             for w in res.warnings { Out.err("cairn: warning: \(w)") }
