@@ -3,7 +3,8 @@ import PackageDescription
 
 let package = Package(
     name: "Cairn",
-    platforms: [.macOS(.v13)],
+    // No `platforms`: Cairn builds and runs on Linux only (renameat2, /proc, Glibc); SwiftPM
+    // has no way to name Linux, so no Apple platform is claimed (README, "Platforms").
     products: [
         .library(name: "CairnCore", targets: ["CairnCore"]),
         .library(name: "CairnStorage", targets: ["CairnStorage"]),
@@ -36,6 +37,7 @@ let package = Package(
             dependencies: ["CairnCore", "CairnServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/cairn"
         ),
+        .executableTarget(name: "cairn-example", dependencies: ["CairnCore"], path: "Examples/SnapshotOnLaunch"),
         .executableTarget(name: "cairn-microbench", dependencies: ["CairnCore"], path: "Benchmarks/Micro"),
         .target(name: "CairnTestSupport", dependencies: ["CairnCore"], path: "Tests/CairnTestSupport"),
         .testTarget(name: "CairnCoreTests", dependencies: ["CairnCore", "CairnTestSupport"], path: "Tests/CairnCoreTests"),

@@ -49,8 +49,11 @@ public struct APIError: Error, Sendable {
         case .interrupted, .terminated:
             status = .serviceUnavailable
             hint = "the server is stopping; retry once it is back"
-        case .siloFailed:
+        case .siloFailed, .metadataMismatch:
             status = .unprocessableContent
+        case .hookFailed:
+            status = .conflict
+            hint = "a before-hook of the repository or silo refused the operation; see its message"
         case .noSpace:
             status = .init(code: 507, reasonPhrase: "Insufficient Storage")
             hint = "free some space on the repository's filesystem"

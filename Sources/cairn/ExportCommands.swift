@@ -86,6 +86,7 @@ struct InspectCmd: ParsableCommand {
                 Out.line("host     \(snap.hostname)")
                 if !snap.tags.isEmpty { Out.line("tags     \(snap.tags.joined(separator: ", "))") }
                 if !snap.message.isEmpty { Out.line("message  \(snap.message)") }
+                if let m = snap.meta, !m.isEmpty { Out.line("meta     \(SnapshotMeta.format(m))") }
                 if let t = s.tool { Out.line("made by  \(t)") }
             } else {
                 Out.line("not a Cairn export (no cairn-snapshot.json); top-level folders:")
@@ -109,6 +110,7 @@ struct ImportCmd: ParsableCommand {
     @Option(name: .customLong("max-size"), help: "Refuse archives larger than BYTES, or holding more than BYTES uncompressed.") var maxSize: UInt64?
     @Flag(name: .customLong("keep-special-modes"), help: "Keep setuid, setgid and sticky bits (and, from foreign ZIPs, world-writable permissions); by default they are dropped.")
     var keepSpecialModes = false
+    @OptionGroup var metaCheck: MetaCheckOptions
 
     func run() throws {
         try guarded {
@@ -124,8 +126,10 @@ struct ImportCmd: ParsableCommand {
             if archive == "-" {
                 let spool = try importer.spool(fd: 0)
                 defer { unlink(spool) }
+                try metaCheck.check(archive: spool, display: "<stdin>")
                 result = try importer.run(archive: spool, display: "<stdin>")
             } else {
+                try metaCheck.check(archive: archive, display: archive)
                 result = try importer.run(archive: archive)
             }
             progress.finish()

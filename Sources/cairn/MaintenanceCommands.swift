@@ -155,17 +155,11 @@ struct PolicyCommand: ParsableCommand {
 }
 
 /// Applies the stored policy after a successful `cairn snapshot`; a failure is a warning (the snapshot is saved).
-func applyPolicyAfterSnapshot(_ r: Repository, json: Bool) {
-    do {
-        guard let res = try r.applyStoredPolicy() else { return }
-        guard !res.removed.isEmpty else { return }
-        let text = "policy removed \(res.removed.count) snapshots: \(res.removed.map { String($0.prefix(12)) }.joined(separator: ", "))"
-        if json { Out.err("cairn: note: \(text)") } else { Out.line(text) }
-    } catch let e as CairnError {
-        Out.err("cairn: warning: the snapshot is saved, but applying the stored policy failed: \(e.description)")
-    } catch {
-        Out.err("cairn: warning: the snapshot is saved, but applying the stored policy failed: \(error)")
-    }
+/// Prints what the stored policy removed after a snapshot.
+func printPolicyRemovals(_ res: ForgetResult, json: Bool) {
+    guard !res.removed.isEmpty else { return }
+    let text = "policy removed \(res.removed.count) snapshots: \(res.removed.map { String($0.prefix(12)) }.joined(separator: ", "))"
+    if json { Out.err("cairn: note: \(text)") } else { Out.line(text) }
 }
 
 func printPrune(_ p: PruneReport) {

@@ -25,6 +25,8 @@ enum Manual {
         case .alreadyExists: return "already exists"
         case .busy: return "the index or the restore journal was busy beyond the timeout"
         case .filesInUse: return "processes hold silo files open (restore refused without --force)"
+        case .metadataMismatch: return "the snapshot's or archive's application metadata does not match --require-meta"
+        case .hookFailed: return "a before-snapshot or before-restore hook failed or timed out; nothing was written"
         case .usage: return "command-line usage error"
         case .interrupted: return "interrupted by SIGINT (Ctrl-C); partial files removed"
         case .terminated: return "terminated by SIGTERM; partial files removed"

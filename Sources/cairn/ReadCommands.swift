@@ -22,7 +22,8 @@ struct ListCmd: ParsableCommand {
             for s in snaps {
                 let bytes = s.record.silos.reduce(UInt64(0)) { $0 + $1.bytes }
                 let tags = s.record.tags.isEmpty ? "" : " [\(s.record.tags.joined(separator: ","))]"
-                Out.line("\(s.shortId)  \(formatTime(s.record.timeNs))  \(s.record.silos.map(\.name).joined(separator: ","))  \(human(bytes))  +\(human(s.record.bytesAdded))\(tags)\(s.record.message.isEmpty ? "" : "  \(s.record.message)")\(s.record.partial ? "  (partial)" : "")")
+                let meta = s.record.meta.map { " {\(SnapshotMeta.format($0))}" } ?? ""
+                Out.line("\(s.shortId)  \(formatTime(s.record.timeNs))  \(s.record.silos.map(\.name).joined(separator: ","))  \(human(bytes))  +\(human(s.record.bytesAdded))\(tags)\(meta)\(s.record.message.isEmpty ? "" : "  \(s.record.message)")\(s.record.partial ? "  (partial)" : "")")
             }
         }
     }
@@ -45,6 +46,7 @@ struct ShowCmd: ParsableCommand {
             if let p = rec.parent { Out.line("parent   \(p.prefix(12))") }
             if !rec.tags.isEmpty { Out.line("tags     \(rec.tags.joined(separator: ", "))") }
             if !rec.message.isEmpty { Out.line("message  \(rec.message)") }
+            if let m = rec.meta, !m.isEmpty { Out.line("meta     \(SnapshotMeta.format(m))") }
             Out.line("added    \(human(rec.bytesAdded)) in \(rec.blocksAdded) blocks\(rec.partial ? " (partial snapshot)" : "")")
             for silo in rec.silos {
                 Out.line("silo \(silo.name) (\(silo.kind), \(silo.source)): \(silo.files) files, \(silo.dirs) dirs, \(silo.symlinks) symlinks, \(human(silo.bytes))\(silo.sqliteDatabases > 0 ? ", \(silo.sqliteDatabases) live SQLite" : "")")

@@ -32,6 +32,10 @@ struct SiloCommand: ParsableCommand {
         @Option(name: .long, help: "Shell command whose standard output is the silo's one file.") var command: String?
         @Option(name: .long, help: "File name for the command's output.") var filename: String?
         @Option(name: .long, help: "Command silos: seconds the command may run before it and its process group are killed (default 3600).") var timeout: Double?
+        @Option(name: .customLong("before-snapshot"), help: "Hook: shell command run before each snapshot of this silo; failing stops it.") var beforeSnapshot: String?
+        @Option(name: .customLong("after-snapshot"), help: "Hook: shell command run after each snapshot of this silo.") var afterSnapshot: String?
+        @Option(name: .customLong("before-restore"), help: "Hook: shell command run before an in-place restore of this silo; failing stops it.") var beforeRestore: String?
+        @Option(name: .customLong("after-restore"), help: "Hook: shell command run after an in-place restore of this silo.") var afterRestore: String?
 
         func run() throws {
             try guarded {
@@ -47,7 +51,10 @@ struct SiloCommand: ParsableCommand {
                     guard let p = path else { throw CairnError(.invalidInput, "give the silo's PATH, or --command CMD --filename NAME") }
                     silo = Silo(name: name, path: p, excludes: exclude)
                 }
+                let hooks: [(HookEvent, String?)] = [(.beforeSnapshot, beforeSnapshot), (.afterSnapshot, afterSnapshot),
+                                                     (.beforeRestore, beforeRestore), (.afterRestore, afterRestore)]
                 try r.addSilo(silo)
+                for case let (event, command?) in hooks { try r.setHook(event, command: command, silo: name) }
                 let s = try r.silo(name)
                 if global.json { try Out.json(s) } else { Out.line("added silo \(name): \(s.path ?? "command `\(s.command ?? "")` -> \(s.filename ?? "")")") }
             }
@@ -89,21 +96,24 @@ struct SnapshotCmd: ParsableCommand {
     @Option(name: .long, help: "Tag (repeatable).") var tag: [String] = []
     @Option(name: .long, help: "Message.") var message: String = ""
     @Option(name: .long, help: "Seconds each command silo may run before it and its process group are killed (overrides the silo's own; default 3600).") var timeout: Double?
+    @Option(name: .long, help: ArgumentHelp("Application metadata KEY=VALUE (repeatable; keys a-z 0-9 _ . -).", valueName: "key=value")) var meta: [String] = []
 
     func run() throws {
         try guarded {
             if let t = timeout { try CommandSilo.validate(timeout: t) }
+            let pairs = try SnapshotMeta.parse(meta, option: "--meta")
             let r = try global.open("snapshot")
             let progress = Progress("snapshot")
             if progress.enabled {
                 let est = try r.estimate(silos: silo)
                 progress.setTotal(files: est.reduce(0) { $0 + $1.files }, bytes: est.reduce(0) { $0 + $1.changedBytes })
             }
-            var options = SnapshotOptions(silos: silo, tags: tag, message: message)
-            options.commandTimeout = timeout
-            let s = Snapshotter(repository: r, options: options)
-            s.onProgress = { p in progress.update(done: p.files, bytes: p.bytesRead, current: p.currentPath) }
-            let res = try s.run()
+            let session = CairnSession(opened: r)
+            session.onWarning = { Out.err("cairn: warning: \($0)") }
+            let outcome = try session.snapshot(silos: silo, tags: tag, message: message, meta: pairs, commandTimeout: timeout) { s in
+                s.onProgress = { p in progress.update(done: p.files, bytes: p.bytesRead, current: p.currentPath) }
+            }
+            let res = outcome.result
             progress.finish()
             for w in res.warnings { Out.err("cairn: warning: \(w)") }
             for (_, why) in res.failedSilos.sorted(by: { $0.key < $1.key }) { Out.err("cairn: error: \(why)") }
@@ -118,7 +128,7 @@ struct SnapshotCmd: ParsableCommand {
             } else if global.json {
                 try Out.summary(["failedSilos": res.failedSilos])
             }
-            if res.snapshot != nil && !res.partial { applyPolicyAfterSnapshot(r, json: global.json) }
+            if let p = outcome.policy { printPolicyRemovals(p, json: global.json) }
             if !res.failedSilos.isEmpty { throw ExitCode(CairnError.Code.siloFailed.exitCode) }
             if !res.warnings.isEmpty { throw ExitCode(CairnError.Code.partial.exitCode) }
         }
@@ -140,6 +150,7 @@ struct SnapshotJSON: Encodable {
     var filesRead: Int?
     var bytesRead: UInt64?
     var failedSilos: [String: String]?
+    var meta: [String: String]?
 
     init(_ s: Snapshot, filesRead: Int? = nil, bytesRead: UInt64? = nil, failed: [String: String]? = nil) {
         id = s.id
@@ -155,5 +166,6 @@ struct SnapshotJSON: Encodable {
         self.filesRead = filesRead
         self.bytesRead = bytesRead
         failedSilos = failed
+        meta = s.record.meta
     }
 }

@@ -25,6 +25,7 @@ struct RestoreCmd: ParsableCommand {
     @Flag(name: .long, help: "Only complete or roll back an interrupted restore.") var recover = false
     @Flag(name: .long, help: "With --dry-run, list every changed path.") var verbose = false
     @Flag(name: .long, help: "As root, restore owners by the stored numeric uid/gid, not by user and group name.") var numericOwner = false
+    @OptionGroup var metaCheck: MetaCheckOptions
 
     /// A dry-run change; the path as `{silo, path}` like every JSON path (Docs/JSON.md), with
     /// `pathBytes` (base64) when not valid UTF-8 (Docs/Format.md, "Names in JSON").
@@ -50,6 +51,7 @@ struct RestoreCmd: ParsableCommand {
                 return
             }
             guard let snapshot else { throw CairnError(.invalidInput, "give the snapshot to restore (an id, a prefix or `latest`), or --recover") }
+            try metaCheck.check(snapshot: try r.resolve(snapshot))
             var o = RestoreOptions()
             o.silos = silo
             o.to = to
@@ -59,20 +61,22 @@ struct RestoreCmd: ParsableCommand {
             o.force = force
             o.wait = global.wait
             o.numericOwner = numericOwner
-            let restorer = Restorer(repository: r, options: o)
             var changes: [ChangeJSON] = []
-            if dryRun && (verbose || global.json) {
-                restorer.onChange = { marker, path in
-                    if global.json { changes.append(ChangeJSON(change: marker, path: path)) } else { Out.line("\(marker) \(path.escaped)") }
-                }
-            }
             let progress = Progress("restore")
             if progress.enabled && include.isEmpty, let snap = try? r.resolve(snapshot) {
                 let chosen = snap.record.silos.filter { silo.isEmpty || silo.contains($0.name) }
                 progress.setTotal(files: chosen.reduce(0) { $0 + $1.files }, bytes: chosen.reduce(0) { $0 + $1.bytes })
             }
-            restorer.onProgress = { c in progress.update(done: c.files, bytes: c.bytes) }
-            let res = try restorer.run(snapshot)
+            let session = CairnSession(opened: r)
+            session.onWarning = { Out.err("cairn: warning: \($0)") }
+            let res = try session.restore(snapshot, options: o) { restorer in
+                if dryRun && (verbose || global.json) {
+                    restorer.onChange = { marker, path in
+                        if global.json { changes.append(ChangeJSON(change: marker, path: path)) } else { Out.line("\(marker) \(path.escaped)") }
+                    }
+                }
+                restorer.onProgress = { c in progress.update(done: c.files, bytes: c.bytes) }
+            }.result
             progress.finish()
             if let note = res.recovered { Out.err("cairn: note: \(note)") }
             for w in res.warnings { Out.err("cairn: warning: \(w)") }

@@ -68,7 +68,7 @@ func schema(_ name: String) throws -> JSONValue {
         try check("silo-add", ["silo", "add", "s", t.sub("s")] + g)
         try check("silo-add", ["silo", "add", "cmd", "--command", "echo hi", "--filename", "hi.txt"] + g)
         try check("silo-list", ["silo", "list"] + g)
-        let first = try check("snapshot", ["snapshot", "--tag", "t1"] + g, shape: .lines)
+        let first = try check("snapshot", ["snapshot", "--tag", "t1", "--meta", "app_version=1.4"] + g, shape: .lines)
         #expect(first.contains { $0["type"]?.string == "status" }, "snapshot printed no status event")
         try writeFile(t.sub("s/c.txt"), Array("new".utf8))
         try check("snapshot", ["snapshot", "--silo", "s"] + g, shape: .lines)

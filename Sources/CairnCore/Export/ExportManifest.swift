@@ -52,6 +52,8 @@ public struct ExportSnapshotInfo: Codable, Sendable, Equatable {
     public var partial: Bool
     /// The program that took the snapshot.
     public var program: String
+    /// The snapshot's application metadata (`snapshot --meta`), when it has any.
+    public var meta: [String: String]? = nil
 }
 
 /// One entry's metadata in the manifest ("SILO/relative/path").
@@ -161,11 +163,11 @@ enum ManifestEncoding {
             var silos: [SiloSnapshot]
         }
         let r = snapshot.record
+        var info = ExportSnapshotInfo(id: snapshot.id, timeNs: r.timeNs, time: isoTime(r.timeNs), hostname: r.hostname,
+                                      tags: r.tags, message: r.message, partial: r.partial, program: r.program)
+        info.meta = r.meta
         let h = Header(format: ExportManifest.formatName, formatVersion: ExportManifest.currentVersion, tool: Cairn.versionString,
-                       repositoryFormat: repositoryFormat,
-                       snapshot: ExportSnapshotInfo(id: snapshot.id, timeNs: r.timeNs, time: isoTime(r.timeNs), hostname: r.hostname,
-                                                    tags: r.tags, message: r.message, partial: r.partial, program: r.program),
-                       chunker: chunker, silos: silos)
+                       repositoryFormat: repositoryFormat, snapshot: info, chunker: chunker, silos: silos)
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var bytes = Array(try enc.encode(h))

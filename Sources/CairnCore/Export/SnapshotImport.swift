@@ -278,6 +278,7 @@ public final class SnapshotImporter {
         let byPath = try verifyAgainstManifest(reader, m)
         try reader.checkRatios(exempt: Set(reader.entries.filter { byPath[$0.pathName] != nil }.map(\.pathName)))
         try m.chunker.validate()
+        if let meta = m.snapshot.meta { try SnapshotMeta.validate(meta, what: display) }
         let (whole, renames) = try siloNaming()
         if whole != nil && m.silos.count != 1 {
             throw CairnError(.invalidInput, "\(display) is a Cairn export of \(m.silos.count) silos; rename them with --as-silo OLD=NEW instead of one --as-silo NAME")
@@ -317,10 +318,12 @@ public final class SnapshotImporter {
         } record: { silos, stats in
             var tags = m.snapshot.tags
             for t in options.tags where !tags.contains(t) { tags.append(t) }
-            return SnapshotRecord(version: 1, timeNs: m.snapshot.timeNs, hostname: m.snapshot.hostname, tags: tags, message: m.snapshot.message,
-                                  parent: nil, silos: silos, bytesAdded: stats.storedBytesAdded, blocksAdded: stats.blocksAdded,
-                                  partial: m.snapshot.partial, program: m.snapshot.program,
-                                  imported: ImportOrigin(archive: FS.basename(display), importedAtNs: SnapshotOrder.nowNs(), originalSnapshot: m.snapshot.id))
+            var rec = SnapshotRecord(version: 1, timeNs: m.snapshot.timeNs, hostname: m.snapshot.hostname, tags: tags, message: m.snapshot.message,
+                                     parent: nil, silos: silos, bytesAdded: stats.storedBytesAdded, blocksAdded: stats.blocksAdded,
+                                     partial: m.snapshot.partial, program: m.snapshot.program,
+                                     imported: ImportOrigin(archive: FS.basename(display), importedAtNs: SnapshotOrder.nowNs(), originalSnapshot: m.snapshot.id))
+            rec.meta = m.snapshot.meta
+            return rec
         }
         var r = result
         r.cairnExport = true

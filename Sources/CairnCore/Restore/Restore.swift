@@ -74,6 +74,8 @@ public final class Restorer {
     public var onChange: RestoreChangeSink?
     /// Called as files are written.
     public var onProgress: ((MaterializeCounts) -> Void)?
+    /// Command silos left out of an in-place restore of every silo (reported as warnings).
+    var skippedCommandSilos: [String] = []
 
     struct Plan {
         var name: String
@@ -111,7 +113,7 @@ public final class Restorer {
             try Preflight.checkSpace(plans.map { (spaceDir($0.target), $0.bytes, $0.name) })
         }
         var holders: [OpenFileHolder] = []
-        var warnings: [String] = []
+        var warnings = skippedCommandSilos.map { "silo '\($0)' skipped: it is a command silo (its output has no live path); restore it with --to DIR or `cairn cat`" }
         if options.to == nil {
             holders = Preflight.openFileHolders(under: plans.map(\.target))
             if !holders.isEmpty {
@@ -185,6 +187,8 @@ public final class Restorer {
                 target = FS.absolute(to) + "/" + n
             } else {
                 guard let reg, reg.kind == .path, let p = reg.path else {
+                    // Restoring everything: a command silo (no live path) is skipped, not fatal.
+                    if options.silos.isEmpty, reg?.kind == .command, names.count > 1 { skippedCommandSilos.append(n); continue }
                     let why = reg == nil ? "is no longer registered" : "is a command silo (its output has no live path)"
                     throw CairnError(.invalidInput, "silo '\(n)' \(why); restore it elsewhere with --to DIR")
                 }

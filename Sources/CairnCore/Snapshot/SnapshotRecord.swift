@@ -42,6 +42,9 @@ public struct SnapshotRecord: Codable, Sendable, Equatable {
     /// is data, not authority: it is never a parent of a local snapshot (ParentSelection) and
     /// its time cannot order it after its import (SnapshotOrder). Absent on local snapshots.
     public var imported: ImportOrigin? = nil
+    /// Application metadata (`snapshot --meta KEY=VALUE`); absent when none was given, so
+    /// records without it keep their bytes (and ids).
+    public var meta: [String: String]? = nil
 
     public var date: Date { Date(timeIntervalSince1970: Double(timeNs) / 1e9) }
 

@@ -26,6 +26,8 @@ public struct SnapshotOptions: Sendable {
     /// Seconds a command silo may run before its process group is killed (nil: the silo's own
     /// `timeout`, else `CommandSilo.defaultTimeout`).
     public var commandTimeout: Double?
+    /// Application metadata recorded with the snapshot (validated by `SnapshotMeta`).
+    public var meta: [String: String] = [:]
     public init(silos: [String] = [], tags: [String] = [], message: String = "") {
         self.silos = silos
         self.tags = tags
@@ -142,7 +144,9 @@ public final class Snapshotter {
         let record = SnapshotRecord(version: 1, timeNs: time, hostname: FS.hostname(), tags: options.tags, message: options.message,
                                     parent: snaps.last?.id, silos: silos, bytesAdded: writer.stats.storedBytesAdded,
                                     blocksAdded: writer.stats.blocksAdded, partial: !warnings.isEmpty || !failed.isEmpty, program: Cairn.versionString)
-        result.snapshot = try repo.saveSnapshot(record)
+        var withMeta = record
+        if !options.meta.isEmpty { withMeta.meta = options.meta }
+        result.snapshot = try repo.saveSnapshot(withMeta)
         return result
     }
 

@@ -25,6 +25,8 @@ public struct CairnError: Error, CustomStringConvertible, Sendable, Equatable {
         case alreadyExists = "already-exists"
         case busy = "busy"
         case filesInUse = "files-in-use"
+        case metadataMismatch = "metadata-mismatch"
+        case hookFailed = "hook-failed"
         case usage = "usage"
         case interrupted = "interrupted"
         case terminated = "terminated"
@@ -47,6 +49,8 @@ public struct CairnError: Error, CustomStringConvertible, Sendable, Equatable {
             case .alreadyExists: return 20
             case .busy: return 21
             case .filesInUse: return 22
+            case .metadataMismatch: return 23
+            case .hookFailed: return 24
             case .usage: return 64
             case .interrupted: return 130
             case .terminated: return 143
