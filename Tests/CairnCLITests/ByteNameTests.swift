@@ -74,7 +74,9 @@ import Glibc
         #expect(ls.stdout.contains("names/\\xff\\xfe") && ls.stdout.contains("names/esc\\x1b[31mred"))
         let lsj = try cairn(repo, ["ls", "-r", id, "--json"])
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(lsj.stdoutBytes)) as? [[String: Any]])
-        let paths = Set(rows.compactMap { FileName.fromJSON(text: $0["path"] as? String, base64: $0["pathBytes"] as? String) })
+        // Paths are `{silo, path}` (Docs/JSON.md), the path silo-relative.
+        let paths = Set(rows.compactMap { r in (r["silo"] as? String).flatMap { silo in
+            FileName.fromJSON(text: r["path"] as? String, base64: r["pathBytes"] as? String).map { FileName(utf8: silo).appending($0) } } })
         for n in Self.names { #expect(paths.contains(FileName(utf8: "names").appending(FileName(bytes: n))), "ls --json holds \(FileName(bytes: n).escaped)") }
         let targets = Set(rows.compactMap { FileName.fromJSON(text: $0["target"] as? String, base64: $0["targetBytes"] as? String) })
         #expect(targets.contains(FileName(bytes: [0x2E, 0x2E, 0x2F, 0xFE])) && targets.contains(FileName(bytes: [0x61, 0x2F, 0xCC, 0x81])))

@@ -65,7 +65,7 @@ import Glibc
         // The tree holds them (ls --json shows uid/gid and the link count).
         let lsj = try cairn(repo, ["ls", "-r", id, "m", "--json"])
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(lsj.stdoutBytes)) as? [[String: Any]])
-        let a = try #require(rows.first { $0["path"] as? String == "m/a" })
+        let a = try #require(rows.first { $0["silo"] as? String == "m" && $0["path"] as? String == "a" })
         #expect(a["links"] as? Int == 3)
         if geteuid() == 0 { #expect(a["uid"] as? Int == 4242 && a["gid"] as? Int == 4343) }
 

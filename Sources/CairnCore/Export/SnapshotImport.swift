@@ -146,7 +146,13 @@ public final class SnapshotImporter {
         var limits = ZipLimits(maxTotalSize: options.maxSize, symlinks: .allowAnyTarget)
         limits.allowBackslash = true
         limits.checkRatioOnOpen = false
-        let reader = try ZipReader(file: file, limits: limits)
+        var reader = try ZipReader(file: file, limits: limits)
+        if reader.entries.contains(where: { $0.pathName == SnapshotImporter.manifestName }) {
+            // A Cairn export: its names are the exported bytes (flagged UTF-8 only when they are),
+            // matched against the manifest's exact bytes, so legacy names are not CP437-mapped.
+            limits.rawLegacyNames = true
+            reader = try ZipReader(path: path, limits: limits)
+        }
         if let m = try readManifest(reader) {
             return try importCairn(reader, manifest: m, display: name)
         }

@@ -32,6 +32,10 @@ public struct ZipLimits: Sendable {
     /// Check compression ratios when the archive is opened and while inflating. Importers that
     /// must decide per entry (Cairn's own exports) turn this off and call `checkRatios(exempt:)`.
     public var checkRatioOnOpen = true
+    /// Names without the UTF-8 flag that are not valid UTF-8: mapped from IBM code page 437
+    /// (legacy DOS/Windows archivers, the default) or kept as raw bytes (Cairn's own exports,
+    /// whose manifest carries the exact bytes; Unix archivers also store raw bytes).
+    public var rawLegacyNames = false
 
     public init(maxTotalSize: UInt64? = nil, symlinks: ZipSafety.SymlinkPolicy = .confineToSilo) {
         self.maxTotalSize = maxTotalSize
@@ -354,7 +358,7 @@ public final class ZipReader {
     /// they are kept as stored, invalid UTF-8 included; legacy names without the flag that are not
     /// UTF-8 are IBM code page 437 (APPNOTE appendix D) and are mapped to its UTF-8 bytes.
     private func decodeName(_ bytes: [UInt8], utf8Flag: Bool) -> [UInt8] {
-        if utf8Flag || !bytes.contains(where: { $0 >= 0x80 }) || String(validating: bytes, as: UTF8.self) != nil { return bytes }
+        if utf8Flag || limits.rawLegacyNames || !bytes.contains(where: { $0 >= 0x80 }) || String(validating: bytes, as: UTF8.self) != nil { return bytes }
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count * 2)
         for b in bytes {
