@@ -302,7 +302,7 @@ class Bench:
         b, who = best("1 first snapshot", "wall")
         add("first snapshot: wall", c and c.wall, b, 0.4, "s", who, cpu_ratio("1 first snapshot", who))
         bg = self.get("borg", "1 first snapshot")
-        add("repository size after the first snapshot vs borg (same LZ4)", c and c.repo_size, bg and bg.repo_size, 1.0, "B", "borg")
+        add("first snapshot: repo size vs borg (same LZ4)", c and c.repo_size, bg and bg.repo_size, 1.0, "B", "borg")
         c = self.get("cairn", "2 no change")
         b, who = best("2 no change", "wall")
         add("no-change snapshot: wall", c and c.wall, b, 0.2, "s", who, cpu_ratio("2 no change", who))
