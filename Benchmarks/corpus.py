@@ -5,17 +5,24 @@ Owns: the bytes the benchmark harness snapshots. Everything is derived from a fi
 seed, so two runs (or two machines with the same Swift toolchain) produce the same
 corpus and the same "one hour of app use" mutations.
 
-    corpus.py generate DIR [--scale N]     create DIR (must not exist)
-    corpus.py mutate DIR ROUND [--scale N] apply mutation round ROUND (1, 2, ...)
+    corpus.py generate DIR [--scale S]     create DIR (must not exist); S may be a fraction (0.02: smoke test)
+    corpus.py mutate DIR ROUND [--scale S] apply mutation round ROUND (1, 2, ...)
+    corpus.py release DIR K                replace src/ with source release K (1, 2, 3) of a real repository
     corpus.py million DIR [--files N]      one silo of N small files of 32-400 bytes (default 1,000,000)
 
-Layout of DIR (scale 1, about 370 MB):
+Layout of DIR (scale 1, about 1.7 GB):
     app/chats/YYYY-MM/conv-NNNN.jsonl  400 JSONL chat logs (~24 MB)
     app/db/notes-K.sqlite              3 SQLite databases with an FTS5 index (~8 MB each)
     app/vectors/embeddings.f32         float32 embeddings, 384 dims (192 MiB)
     app/graph.json                     a JSON knowledge graph (~3 MB)
-    bin/...                            a sorted, size-capped subset of the Swift toolchain's
-                                       lib/swift/linux (128 MiB)
+    bin/lib/..., bin/bin/...           real binaries: the installed Swift toolchain's usr/lib and
+                                       usr/bin, files taken alternately from both in path order up to
+                                       1 GiB x scale, contents unchanged, source mtimes kept; copied in
+                                       batches with pauses so their ctimes are spread (borg re-reads
+                                       every file whose ctime equals the newest one it saw)
+    src/swift-syntax/...               one tagged release of swiftlang/swift-syntax from the local
+                                       package mirror (git archive of the tag, ~10 MB); `release`
+                                       replaces it by the next release, as upgrading a checkout does
 """
 
 import argparse
@@ -24,7 +31,9 @@ import os
 import random
 import shutil
 import sqlite3
+import subprocess
 import sys
+import time
 
 SEED = 20240707
 DIMS = 384
@@ -82,8 +91,13 @@ def chat_line(rng, pool, conv, i, ts):
                       separators=(",", ":")) + "\n"
 
 
+def scaled(n, scale, least=1):
+    """n x scale as a whole number, at least `least` (the corpus scales down for smoke tests)."""
+    return max(least, int(n * scale))
+
+
 def chat_paths(root, scale):
-    n = 400 * scale
+    n = scaled(400, scale, 4)
     return [os.path.join(root, "app", "chats", f"2024-{1 + c % 12:02d}", f"conv-{c:04d}.jsonl") for c in range(n)]
 
 
@@ -112,7 +126,7 @@ def insert_rows(db, rng, pool, rows, ts0):
 def graph(scale, rounds):
     """The JSON graph after `rounds` mutation rounds (each round adds and rewrites a little)."""
     rng = random.Random(SEED + 7)
-    n = 5000 * scale
+    n = scaled(5000, scale, 50)
     nodes = [{"id": f"n{i}", "label": " ".join(rng.choice(WORDS) for _ in range(3)), "kind": rng.choice(("person", "topic", "doc", "tool")),
               "score": round(rng.random(), 6), "updated": 0} for i in range(n)]
     edges = [{"from": f"n{rng.randrange(n)}", "to": f"n{rng.randrange(n)}", "rel": rng.choice(("mentions", "cites", "knows", "uses")),
@@ -139,20 +153,17 @@ def write_graph(root, scale, rounds):
     os.replace(tmp, path)  # a rewrite: new inode, as an app saving its graph would do
 
 
-def toolchain_lib():
+def toolchain_usr():
+    """The installed Swift toolchain's usr folder (the parent of the folder holding `swift`)."""
     swift = shutil.which("swift")
     if swift:
-        cand = os.path.join(os.path.dirname(os.path.realpath(swift)), "..", "lib", "swift", "linux")
-        if os.path.isdir(cand):
-            return os.path.normpath(cand)
-    for cand in ("/usr/lib/swift/linux", "/usr/lib/x86_64-linux-gnu"):
-        if os.path.isdir(cand):
-            return cand
-    sys.exit("corpus: no Swift toolchain library folder found for the binaries tree")
+        usr = os.path.dirname(os.path.dirname(os.path.realpath(swift)))
+        if os.path.isdir(os.path.join(usr, "lib")) and os.path.isdir(os.path.join(usr, "bin")):
+            return usr
+    sys.exit("corpus: no Swift toolchain found (`swift` on PATH) for the binaries tree")
 
 
-def copy_binaries(root, cap):
-    src = toolchain_lib()
+def regular_files(src):
     files = []
     for d, dirs, names in os.walk(src):
         dirs.sort()
@@ -161,17 +172,62 @@ def copy_binaries(root, cap):
             if os.path.isfile(p) and not os.path.islink(p):
                 files.append(p)
     files.sort()
+    return files
+
+
+BATCH = 64  # files copied between pauses, so that ctimes (ext4: jiffy granularity) are spread
+
+
+def copy_binaries(root, cap):
+    usr = toolchain_usr()
+    lists = [regular_files(os.path.join(usr, "lib")), regular_files(os.path.join(usr, "bin"))]
+    order = []
+    for i in range(max(len(x) for x in lists)):  # alternate lib and bin so both are represented
+        order.extend(x[i] for x in lists if i < len(x))
     total = 0
-    for p in files:
-        size = os.path.getsize(p)
-        if total + size > cap:
+    copied = 0
+    for p in order:
+        st = os.stat(p)
+        if total + st.st_size > cap:
             continue
-        dst = os.path.join(root, "bin", os.path.relpath(p, src))
+        dst = os.path.join(root, "bin", os.path.relpath(p, usr))
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         shutil.copyfile(p, dst)
-        os.utime(dst, ns=(1_700_000_000 * 10**9, 1_700_000_000 * 10**9))
-        total += size
-    return src, total
+        os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+        total += st.st_size
+        copied += 1
+        if copied % BATCH == 0:
+            time.sleep(0.02)
+    return usr, total
+
+
+RELEASE_REPO = "swiftlang/swift-syntax"
+RELEASES = ("600.0.1", "602.0.0", "603.0.1")
+
+
+def release_mirror():
+    for base in ("/opt/swift-packages", os.path.expanduser("~/.cache/org.swift.swiftpm/repositories")):
+        g = os.path.join(base, RELEASE_REPO + ".git")
+        if os.path.isdir(g):
+            return g
+    return None
+
+
+def put_release(root, k):
+    """Replaces src/swift-syntax by release k (1-based) of RELEASES; returns the tag or None."""
+    g = release_mirror()
+    if g is None or not 1 <= k <= len(RELEASES):
+        return None
+    tag = RELEASES[k - 1]
+    dst = os.path.join(root, "src", "swift-syntax")
+    shutil.rmtree(dst, ignore_errors=True)
+    os.makedirs(dst)
+    archive = subprocess.Popen(["git", "-C", g, "archive", "--format=tar", tag], stdout=subprocess.PIPE)
+    subprocess.run(["tar", "-x", "-C", dst], stdin=archive.stdout, check=True)
+    archive.stdout.close()
+    if archive.wait() != 0:
+        sys.exit(f"corpus: git archive {tag} of {g} failed")
+    return tag
 
 
 def generate(root, scale):
@@ -180,7 +236,7 @@ def generate(root, scale):
     rng = random.Random(SEED)
     pool = sentence_pool(rng, 20000)
     # Chat logs.
-    for c, path in enumerate(chat_paths(root, 1 if scale < 1 else scale)):
+    for c, path in enumerate(chat_paths(root, scale)):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         lines = rng.randint(40, 460)
         with open(path, "w") as f:
@@ -188,12 +244,12 @@ def generate(root, scale):
     # SQLite databases with FTS5.
     os.makedirs(os.path.join(root, "app", "db"))
     for k in range(3):
-        create_db(os.path.join(root, "app", "db", f"notes-{k}.sqlite"), random.Random(SEED + 100 + k), pool, 15000 * scale)
+        create_db(os.path.join(root, "app", "db", f"notes-{k}.sqlite"), random.Random(SEED + 100 + k), pool, scaled(15000, scale, 100))
     # Vectors: written in 8 MiB pieces to keep memory small.
     vec = os.path.join(root, "app", "vectors", "embeddings.f32")
     os.makedirs(os.path.dirname(vec))
     vrng = random.Random(SEED + 200)
-    total = 192 * MiB * scale
+    total = max(1, int(192 * scale)) * MiB
     with open(vec, "wb") as f:
         left = total
         while left > 0:
@@ -201,17 +257,20 @@ def generate(root, scale):
             f.write(float_bytes(vrng, n))
             left -= n
     write_graph(root, scale, 0)
-    src, binbytes = copy_binaries(root, 128 * MiB * scale)
-    print(f"corpus: generated {root} (scale {scale}; binaries {binbytes / MiB:.0f} MiB from {src})")
+    tag = put_release(root, 1)
+    src, binbytes = copy_binaries(root, int(1024 * MiB * scale))
+    time.sleep(1)  # the first snapshot starts after the newest ctime has passed
+    print(f"corpus: generated {root} (scale {scale}; binaries {binbytes / MiB:.0f} MiB from {src}; "
+          f"source release {tag or 'none: no mirror of ' + RELEASE_REPO})")
 
 
 def mutate(root, round_no, scale):
     """One deterministic 'hour of app use'."""
     rng = random.Random(SEED * 1000 + round_no)
     pool = sentence_pool(random.Random(SEED), 20000)  # same vocabulary as the corpus
-    logs = chat_paths(root, 1 if scale < 1 else scale)
+    logs = chat_paths(root, scale)
     appended = 0
-    for path in rng.sample(logs, len(logs) // 10):
+    for path in rng.sample(logs, max(1, len(logs) // 10)):
         with open(path, "a") as f:
             c = logs.index(path)
             for i in range(rng.randint(5, 30)):
@@ -233,7 +292,7 @@ def mutate(root, round_no, scale):
     finally:
         os.close(fd)
     write_graph(root, scale, round_no)
-    print(f"corpus: round {round_no}: appended {appended / 1024:.0f} KiB to {len(logs) // 10} logs, 900 rows, "
+    print(f"corpus: round {round_no}: appended {appended / 1024:.0f} KiB to {max(1, len(logs) // 10)} logs, 900 rows, "
           f"{spots} vector pages ({spots * 4} KiB), graph rewritten")
 
 
@@ -254,14 +313,18 @@ def million(root, files):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    g = sub.add_parser("generate"); g.add_argument("dir"); g.add_argument("--scale", type=int, default=1)
-    m = sub.add_parser("mutate"); m.add_argument("dir"); m.add_argument("round", type=int); m.add_argument("--scale", type=int, default=1)
+    g = sub.add_parser("generate"); g.add_argument("dir"); g.add_argument("--scale", type=float, default=1)
+    m = sub.add_parser("mutate"); m.add_argument("dir"); m.add_argument("round", type=int); m.add_argument("--scale", type=float, default=1)
+    rl = sub.add_parser("release"); rl.add_argument("dir"); rl.add_argument("k", type=int)
     mm = sub.add_parser("million"); mm.add_argument("dir"); mm.add_argument("--files", type=int, default=1_000_000)
     a = ap.parse_args()
     if a.cmd == "generate":
         generate(a.dir, a.scale)
     elif a.cmd == "mutate":
         mutate(a.dir, a.round, a.scale)
+    elif a.cmd == "release":
+        tag = put_release(a.dir, a.k)
+        print(f"corpus: src/swift-syntax is now release {tag}" if tag else f"corpus: no release {a.k} (no mirror of {RELEASE_REPO})")
     else:
         million(a.dir, a.files)
 

@@ -301,6 +301,8 @@ class Bench:
         c = self.get("cairn", "1 first snapshot")
         b, who = best("1 first snapshot", "wall")
         add("first snapshot: wall", c and c.wall, b, 0.4, "s", who, cpu_ratio("1 first snapshot", who))
+        bg = self.get("borg", "1 first snapshot")
+        add("first snapshot: repo size vs borg (same LZ4)", c and c.repo_size, bg and bg.repo_size, 1.0, "B", "borg")
         c = self.get("cairn", "2 no change")
         b, who = best("2 no change", "wall")
         add("no-change snapshot: wall", c and c.wall, b, 0.2, "s", who, cpu_ratio("2 no change", who))
@@ -311,6 +313,15 @@ class Bench:
             add(f"round {r}: wall", c and c.wall, b, 0.35, "s", who, cpu_ratio(sc, who))
             b, who = best(sc, "growth")
             add(f"round {r}: repo growth", c and c.growth, b, 0.1, "B", who)
+        for k in range(2, self.a.releases + 1):
+            sc = f"7 source release {k}"
+            c = self.get("cairn", sc)
+            if c is None:
+                continue
+            b, who = best(sc, "wall")
+            add(f"source release {k}: wall (no target)", c.wall, b, float("inf"), "s", who, cpu_ratio(sc, who))
+            b, who = best(sc, "growth")
+            add(f"source release {k}: repo growth", c.growth, b, 1.0, "B", who)
         c = self.get("cairn", "4 restore latest")
         b, who = best("4 restore latest", "wall")
         add("restore: wall", c and c.wall, b, 0.6, "s", who, cpu_ratio("4 restore latest", who))
@@ -382,8 +393,10 @@ class Bench:
         if micro:
             L.append("## Micro-benchmarks (`cairn-microbench`)\n")
             L.append(micro.strip() + "\n")
-            L.append("Ceilings, measured in the same run:\n")
-            L.append("| ceiling | rate |")
+        if ceilings:
+            L.append("## Physical limits of this machine, measured in the same run\n")
+            L.append("What one core (or the disk) can do at most; the analysis below bounds each figure by them.\n")
+            L.append("| limit | rate |")
             L.append("|---|---|")
             L.extend(f"| {k} | {v} |" for k, v in ceilings)
             L.append("")
@@ -398,7 +411,8 @@ class Bench:
             rr = "-" if r is None else f"{r:.3f}"
             tgt = "" if target == float("inf") else f"target <= {target}"
             flag = "" if met is None or target == float("inf") else ("met" if met else "MISSED")
-            print(f"  {name:42} cairn {fmt_s(c) if unit == 's' else fmt_mb(c):>9} best {fmt_s(b) if unit == 's' else fmt_mb(b):>9} ({who})  ratio {rr:>7}  {tgt:16} {flag}")
+            cr = "" if cpu is None else f"cpu ratio {cpu:.3f}"
+            print(f"  {name:42} cairn {fmt_s(c) if unit == 's' else fmt_mb(c):>9} best {fmt_s(b) if unit == 's' else fmt_mb(b):>9} ({who})  ratio {rr:>7}  {cr:17} {tgt:16} {flag}")
 
 
 def machine():
@@ -441,20 +455,24 @@ def versions(env, cairn):
 
 def corpus_summary(root):
     parts = []
-    for sub in ("app/chats", "app/db", "app/vectors", "app/graph.json", "bin"):
+    for sub in ("app/chats", "app/db", "app/vectors", "app/graph.json", "bin", "src"):
         p = os.path.join(root, sub)
+        if not os.path.exists(p):
+            continue
         size = tree_bytes(p) if os.path.isdir(p) else os.path.getsize(p)
         files = sum(len(n) for _, _, n in os.walk(p)) if os.path.isdir(p) else 1
         parts.append(f"{sub} {size / 1e6:.0f} MB / {files} files")
     return ", ".join(parts)
 
 
-def ceilings(sample):
+def ceilings(sample, corpus, dd_mib):
+    """Physical limits: SHA-256 and LZ4 on one core, reading the corpus from the page cache,
+    and durable write throughput (dd with fsync) on the work folder's disk."""
     out = []
     r = subprocess.run(["openssl", "speed", "-seconds", "2", "-evp", "sha256", "-bytes", "65536"], capture_output=True, text=True)
     m = re.search(r"^sha256\s+.*?([\d.]+)k\s*$", r.stdout, re.M)
     if m:
-        out.append(("`openssl speed -evp sha256 -bytes 65536` (one thread)", f"{float(m.group(1)) * 1000 / 1e6:.0f} MB/s"))
+        out.append(("`openssl speed -evp sha256 -bytes 65536` (one core)", f"{float(m.group(1)) * 1000 / 1e6:.0f} MB/s"))
     if shutil.which("lz4") and sample:
         r = subprocess.run(["lz4", "-b1", "-i2", sample], capture_output=True, text=True)
         text = (r.stdout + r.stderr).replace("\r", "\n").strip().splitlines()
@@ -462,8 +480,18 @@ def ceilings(sample):
         if last:
             m = re.search(r"\(\s*([\d.]+)\s*\),\s*([\d.]+) MB/s\s*,\s*([\d.]+) MB/s", last[-1])
             if m:
-                out.append((f"`lz4 -b1` on {os.path.basename(sample)} (ratio {m.group(1)}): compress", f"{m.group(2)} MB/s"))
-                out.append((f"`lz4 -b1` on {os.path.basename(sample)}: decompress", f"{m.group(3)} MB/s"))
+                mb = os.path.getsize(sample) / 1e6
+                out.append((f"`lz4 -b1` on {os.path.basename(sample)} ({mb:.0f} MB, ratio {m.group(1)}): compress, one core", f"{m.group(2)} MB/s"))
+                out.append((f"`lz4 -b1` on {os.path.basename(sample)}: decompress, one core", f"{m.group(3)} MB/s"))
+    size = tree_bytes(corpus)
+    cat = ["sh", "-c", 'find "$0" -type f -print0 | xargs -0 cat > /dev/null', corpus]
+    run(cat, os.environ)  # warm the page cache
+    wall, u, sy, _, _, _ = run(cat, os.environ)
+    out.append((f"`cat` of the whole corpus ({size / 1e6:.0f} MB) from the page cache (CPU {u + sy:.2f} s)", f"{size / 1e6 / wall:.0f} MB/s"))
+    f = os.path.join(WORK, "dd-fsync")
+    wall, u, sy, _, _, _ = run(["dd", "if=/dev/zero", f"of={f}", "bs=1M", f"count={dd_mib}", "conv=fsync"], os.environ)
+    os.unlink(f)
+    out.append((f"`dd bs=1M count={dd_mib} conv=fsync` to the work folder (write + fsync)", f"{dd_mib * MiB / 1e6 / wall:.0f} MB/s"))
     return out
 
 
@@ -473,8 +501,11 @@ def main():
     ap.add_argument("--cairn", required=True, help="the cairn binary (release build)")
     ap.add_argument("--microbench", help="the cairn-microbench binary")
     ap.add_argument("--work", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "cairn-bench"), help="scratch folder (emptied first, except a generated million-file tree)")
-    ap.add_argument("--scale", type=int, default=1)
+    ap.add_argument("--scale", type=float, default=1, help="corpus size factor (1: ~1.7 GB; fractions allowed)")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--releases", type=int, default=3, help="source releases snapshotted one after another (1-3)")
+    ap.add_argument("--smoke", action="store_true",
+                    help="quick check of the harness: --scale 0.02 --rounds 1, report written to the work folder, kept")
     ap.add_argument("--million", action="store_true", help="also time a no-change snapshot and a diff over one million small files")
     ap.add_argument("--million-files", type=int, default=1_000_000)
     ap.add_argument("--skip-peers", action="store_true", help="run Cairn only (quick checks)")
@@ -482,6 +513,10 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     ap.add_argument("--command-line", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.smoke:
+        a.scale, a.rounds, a.million, a.keep = min(a.scale, 0.02), min(a.rounds, 1), False, True
+        if a.output == ap.get_default("output"):
+            a.output = os.path.join(os.path.abspath(a.work), "Performance-smoke.md")
     WORK = os.path.abspath(a.work)
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     t0 = time.monotonic()
@@ -503,6 +538,13 @@ def main():
     for r in range(1, a.rounds + 1):
         subprocess.run([sys.executable, os.path.join(HERE, "corpus.py"), "mutate", b.corpus, str(r), "--scale", str(a.scale)], check=True)
         b.snapshot(f"3 round {r}")
+    for k in range(2, a.releases + 1):
+        r = subprocess.run([sys.executable, os.path.join(HERE, "corpus.py"), "release", b.corpus, str(k)], check=True, capture_output=True, text=True)
+        print(r.stdout.strip(), flush=True)
+        if "no release" in r.stdout:
+            b.notes.append(f"source releases: {r.stdout.strip()}; rows skipped.")
+            break
+        b.snapshot(f"7 source release {k}")
     print("bench: 4 restore", flush=True)
     b.restore()
     print("bench: 5 ZIP export", flush=True)
@@ -533,7 +575,7 @@ def main():
         r = subprocess.run([a.microbench, sample, vec], capture_output=True, text=True)
         micro = r.stdout if r.returncode == 0 else f"cairn-microbench failed ({r.returncode}): {r.stdout[-500:]} {r.stderr[-500:]}"
         print(micro)
-    ceil = ceilings(sample)
+    ceil = ceilings(sample, b.corpus, max(32, min(1024, int(512 * a.scale))))
     for k, v in ceil:
         print(f"  ceiling: {k}: {v}")
     b.console_table()

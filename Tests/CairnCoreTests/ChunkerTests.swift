@@ -41,6 +41,51 @@ import Testing
         #expect(cuts.allSatisfy { $0 == ChunkerParams.default.maxSize })
     }
 
+    /// The chunker's cuts are part of the format (dedup across versions depends on them): the
+    /// unrolled loop must cut exactly where the plain definition does, one byte at a time.
+    @Test func unrolledLoopCutsWhereTheDefinitionDoes() {
+        func reference(_ p: ChunkerParams, _ data: [UInt8]) -> [Int] {
+            var gear = [UInt64](repeating: 0, count: 256)
+            var state = p.gearSeed
+            for i in 0..<256 {
+                state &+= 0x9E37_79B9_7F4A_7C15
+                var z = state
+                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+                gear[i] = z ^ (z >> 31)
+            }
+            let bits = p.avgSize.trailingZeroBitCount
+            let ms = ~UInt64(0) << UInt64(64 - (bits + p.normalization)), ml = ~UInt64(0) << UInt64(64 - (bits - p.normalization))
+            var out: [Int] = []
+            var off = 0
+            while off < data.count {
+                let n = min(data.count - off, p.maxSize)
+                var cut = n
+                if n > p.minSize {
+                    var fp: UInt64 = 0
+                    for i in p.minSize..<n {
+                        fp = (fp << 1) &+ gear[Int(data[off + i])]
+                        if fp & (i < min(n, p.avgSize) ? ms : ml) == 0 { cut = i + 1; break }
+                    }
+                }
+                out.append(cut)
+                off += cut
+            }
+            return out
+        }
+        var rng = SeededBytes(seed: 3)
+        let random = rng.bytes(2 << 20 + 12345)
+        // Low-entropy data: long cuts, many near the maximum.
+        let text = (0..<(1 << 20)).map { i in UInt8(truncatingIfNeeded: (i / 7) % 13 &+ 97) }
+        let small = ChunkerParams(name: "fastcdc-normalized", minSize: 100, avgSize: 256, maxSize: 1001, normalization: 1, gearSeed: 9)
+        for p in [ChunkerParams.default, small] {
+            let c = FastCDC(p)
+            for data in [random, text, Array(random.prefix(p.minSize + 3)), Array(random.prefix(p.maxSize + 7))] {
+                #expect(c.cuts(data) == reference(p, data), "params \(p.minSize)/\(p.avgSize)/\(p.maxSize), \(data.count) bytes")
+            }
+        }
+    }
+
     @Test func invalidParamsRejected() {
         var p = ChunkerParams.default
         p.avgSize = 10000

@@ -2,6 +2,11 @@
 // FastCDC, then hash (SHA-256), checksum (CRC-32) and LZ4-compress the chunks on all
 // cores at once, and hand them in order to the block writer. No per-chunk copies:
 // chunks are slices of the read buffer; compressed output goes to a second reused buffer.
+//
+// Compression is a writer policy (Docs/Format.md, "Compression decision"): per stream, the
+// first buffer's blocks are all LZ4-compressed; when they saved less than 1/32 of their size
+// together, later buffers compress only one block in `CompressionPolicy.probeEvery` (the
+// probe), and compression resumes for every block as soon as the probes shrink again.
 
 import Dispatch
 #if canImport(Glibc)
@@ -59,6 +64,8 @@ public final class ChunkPipeline {
         var crc: UInt32 = 0
         var outOffset = 0
         var outLength = 0
+        /// Whether a worker LZ4-compresses this chunk (else it is stored raw).
+        var compress = true
     }
 
     /// Consumes a stream. `read` fills the buffer it is given and returns 0 at end of input.
@@ -68,6 +75,7 @@ public final class ChunkPipeline {
         var filled = 0
         var eof = false
         var chunks: [Chunk] = []
+        var policy = CompressionPolicy()
         let maxSize = chunker.params.maxSize
         while true {
             try Cancellation.check()
@@ -82,11 +90,17 @@ public final class ChunkPipeline {
                 let avail = filled - off
                 if !eof && avail < maxSize { break }
                 let n = chunker.nextCut(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(input)[off..<filled]))
-                chunks.append(Chunk(offset: off, length: n, outOffset: outOff))
+                chunks.append(Chunk(offset: off, length: n, outOffset: outOff, compress: policy.shouldCompress(chunk: chunks.count)))
                 outOff += LZ4.bound(n)
                 off += n
             }
             try digest(&chunks)
+            var tried = 0, kept = 0
+            for c in chunks where c.compress {
+                tried += c.length
+                kept += (c.outLength > 0 && c.outLength < c.length - c.length / 32) ? c.outLength : c.length
+            }
+            policy.learn(compressed: tried, stored: kept)
             for c in chunks {
                 let raw = UnsafeRawBufferPointer(start: input.baseAddress! + c.offset, count: c.length)
                 let comp = UnsafeRawBufferPointer(start: output.baseAddress! + c.outOffset, count: c.outLength)
@@ -149,8 +163,31 @@ private struct DigestContext: @unchecked Sendable {
             let raw = UnsafeRawBufferPointer(start: input + c.pointee.offset, count: c.pointee.length)
             c.pointee.id = h.hash(raw)
             c.pointee.crc = CRC32.checksum(raw)
-            c.pointee.outLength = LZ4.compress(raw, into: output + c.pointee.outOffset, capacity: LZ4.bound(c.pointee.length))
+            c.pointee.outLength = c.pointee.compress ? LZ4.compress(raw, into: output + c.pointee.outOffset, capacity: LZ4.bound(c.pointee.length)) : 0
             i += stride
         }
+    }
+}
+
+/// The per-stream compression decision (a writer policy: the format stores any block raw).
+/// Pure bookkeeping over the sizes of blocks already compressed, so it costs nothing per byte.
+public struct CompressionPolicy: Sendable {
+    /// In a stream found incompressible, one chunk in this many is still compressed as a probe.
+    public static let probeEvery = 32
+    /// Whether the last buffer's compressed chunks shrank enough to be worth compressing.
+    public private(set) var compressing = true
+
+    public init() {}
+
+    /// Whether chunk number `index` of the next buffer is compressed.
+    public func shouldCompress(chunk index: Int) -> Bool {
+        compressing || index % Self.probeEvery == 0
+    }
+
+    /// Updates the decision from a digested buffer: `raw` bytes were compressed and would be
+    /// stored as `stored` bytes. Compression stays on while it saved at least 1/32 (the block
+    /// writer stores a block raw when it saves less, so compressing such data is wasted work).
+    public mutating func learn(compressed raw: Int, stored: Int) {
+        if raw > 0 { compressing = stored < raw - raw / 32 }
     }
 }

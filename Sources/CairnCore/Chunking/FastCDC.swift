@@ -72,21 +72,36 @@ public struct FastCDC: Sendable {
         if n > params.maxSize { n = params.maxSize }
         let normal = min(n, params.avgSize)
         guard let base = data.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return n }
-        return gear.withUnsafeBufferPointer { g -> Int in
+        return gear.withUnsafeBufferPointer { gb -> Int in
+            // Raw pointers, no bounds checks in the hot loop; 8 bytes per round trip of the
+            // loop counter (the same cuts as one byte at a time, fewer instructions per byte).
+            let g = gb.baseAddress!
             var fp: UInt64 = 0
             var i = params.minSize
-            let ms = maskS, ml = maskL
-            while i < normal {
-                fp = (fp << 1) &+ g[Int(base[i])]
-                if fp & ms == 0 { return i + 1 }
-                i += 1
+            @inline(__always) func step(_ j: Int, _ mask: UInt64) -> Bool {
+                fp = (fp << 1) &+ g[Int(base[j])]
+                return fp & mask == 0
             }
-            while i < n {
-                fp = (fp << 1) &+ g[Int(base[i])]
-                if fp & ml == 0 { return i + 1 }
-                i += 1
+            @inline(__always) func scan(to end: Int, _ mask: UInt64) -> Int? {
+                while i &+ 8 <= end {
+                    if step(i, mask) { return i &+ 1 }
+                    if step(i &+ 1, mask) { return i &+ 2 }
+                    if step(i &+ 2, mask) { return i &+ 3 }
+                    if step(i &+ 3, mask) { return i &+ 4 }
+                    if step(i &+ 4, mask) { return i &+ 5 }
+                    if step(i &+ 5, mask) { return i &+ 6 }
+                    if step(i &+ 6, mask) { return i &+ 7 }
+                    if step(i &+ 7, mask) { return i &+ 8 }
+                    i &+= 8
+                }
+                while i < end {
+                    if step(i, mask) { return i &+ 1 }
+                    i &+= 1
+                }
+                return nil
             }
-            return n
+            if let cut = scan(to: normal, maskS) { return cut }
+            return scan(to: n, maskL) ?? n
         }
     }
 
