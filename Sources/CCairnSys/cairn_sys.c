@@ -68,6 +68,11 @@ static void cairn_watchdog_fire(int sig) {
 }
 
 static void cairn_set_handlers(void (*handler)(int)) {
+    /* cairn blocks SIGINT/SIGTERM in every thread (a sigwait thread takes them), and a fork
+     * inherits that mask: unblock everything, or PR_SET_PDEATHSIG's SIGTERM never arrives. */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     struct sigaction sa;
     sa.sa_handler = handler;
     sigemptyset(&sa.sa_mask);

@@ -51,6 +51,7 @@ struct ServeCmd: ParsableCommand {
         o.onListening = { port in
             let h = host.contains(":") ? "[\(host)]" : host
             Out.line("cairn serve: listening on http://\(h):\(port)/ (\(auth))")
+            Out.flush() // whoever started the server waits for this line
             fflush(nil)
         }
         let server: CairnServer
