@@ -19,7 +19,7 @@ import Testing
         let prefix = "s3:\(server.endpoint)/repo"
         let good = S3Backend(try S3Location.parse(prefix), credentials: right, options: S3Env.options())
         try await good.createBucket()
-        try await good.put(handle(.snapshot, "existing"), bytes: [1])
+        try await putWhenReady(good, handle(.snapshot, "existing"), bytes: [1])
 
         for (id, secret) in [("CAIRNKEY", "wrong-secret"), ("NOSUCHKEY", "cairn-right-secret")] {
             let bad = S3Backend(try S3Location.parse(prefix), credentials: S3Credentials(accessKeyId: id, secretAccessKey: secret, source: "environment"), options: S3Env.options())

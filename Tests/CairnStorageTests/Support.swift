@@ -88,3 +88,20 @@ func storageError(_ body: () async throws -> Void, sourceLocation: SourceLocatio
 }
 
 func randomName() -> String { (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined() }
+
+/// A SeaweedFS started moments ago may answer 500 until its first volume is allocated (seen
+/// under load): the first write of a test is retried until it lands, for up to 60 s. A write
+/// that landed but whose answer was lost shows up as alreadyExists, which counts as landed.
+func putWhenReady(_ b: any Backend, _ h: ObjectHandle, bytes: [UInt8]) async throws {
+    let deadline = Date().addingTimeInterval(60)
+    while true {
+        do {
+            try await b.put(h, bytes: bytes)
+            return
+        } catch let e as StorageError where e.kind == .alreadyExists {
+            return
+        } catch let e as StorageError where e.kind == .transient && Date() < deadline {
+            try await Task.sleep(nanoseconds: 500_000_000)
+        }
+    }
+}
