@@ -1,8 +1,9 @@
-// Live SQLite databases: recognised by their 16-byte header and captured through
-// SQLite's online backup API, which copies every page under one read transaction.
-// The copy is therefore a committed state, never a torn mix, whether the writer uses
-// WAL or a rollback journal. The copy goes to a temporary file in the repository,
-// is chunked like any file, and is removed.
+// Live SQLite databases: recognised by their 16-byte header and captured as a committed
+// state, never a torn mix, whether the writer uses WAL or a rollback journal.
+// Quiescent databases (no WAL frames) are read in place, byte for byte, under a read
+// transaction (`readQuiescent`, no copy). Others go through SQLite's online backup API,
+// which copies every page under one read transaction into a temporary file in the
+// repository; that copy is chunked like any file and removed.
 
 import CSQLite
 #if canImport(Glibc)
@@ -35,6 +36,43 @@ public enum SQLiteCapture {
             h = (h ^ v) &* 0x100_0000_01b3
         }
         return h == 0 ? 1 : h
+    }
+
+    /// Streams the database file itself when it is quiescent, so the stored bytes are the
+    /// file's, with no temporary copy. The rule: a read transaction is open (SHARED lock: no
+    /// rollback-journal writer can change the file until it ends) and the `-wal` sibling is
+    /// absent or empty once it is (a reader whose snapshot ends at WAL frame 0 keeps every
+    /// checkpoint from writing into the file, and a WAL holding frames a reader uses cannot be
+    /// emptied under it), and the file is exactly `page_count x page_size` bytes. `body` reads
+    /// the open file while the transaction is held. Returns nil, without calling `body`, when
+    /// any condition fails: the caller then takes a `backup` copy.
+    public static func readQuiescent<T>(_ path: String, _ body: (PosixFile) throws -> T) throws -> T? {
+        var db: OpaquePointer?
+        defer { sqlite3_close_v2(db) }
+        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK else { return nil }
+        sqlite3_busy_timeout(db, 30_000)
+        guard sqlite3_exec(db, "BEGIN", nil, nil, nil) == SQLITE_OK else { return nil }
+        defer { _ = sqlite3_exec(db, "COMMIT", nil, nil, nil) }
+        // The first read takes the SHARED lock and fixes the snapshot; the pragmas read it.
+        guard integer(db, "SELECT count(*) FROM sqlite_master") != nil,
+              let pages = integer(db, "PRAGMA page_count"), let pageSize = integer(db, "PRAGMA page_size") else { return nil }
+        if let wal = try FS.lstatIfExists(path + "-wal"), wal.size != 0 { return nil }
+        let (size, overflow) = pages.multipliedReportingOverflow(by: pageSize)
+        guard !overflow, pages > 0 else { return nil }
+        let f = try PosixFile.open(path, O_RDONLY | O_NOFOLLOW)
+        defer { f.close() }
+        guard try f.stat().size == UInt64(size) else { return nil }
+        return try body(f)
+    }
+
+    /// The first column of the first row of `sql` as a non-negative integer (nil on any error).
+    private static func integer(_ db: OpaquePointer?, _ sql: String) -> UInt64? {
+        var st: OpaquePointer?
+        guard sqlite3_prepare_v2(db, sql, -1, &st, nil) == SQLITE_OK else { return nil }
+        defer { sqlite3_finalize(st) }
+        guard sqlite3_step(st) == SQLITE_ROW else { return nil }
+        let v = sqlite3_column_int64(st, 0)
+        return v >= 0 ? UInt64(v) : nil
     }
 
     /// Copies a consistent state of the database at `source` into a new file at `destination`.

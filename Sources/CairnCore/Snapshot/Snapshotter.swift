@@ -71,6 +71,8 @@ public final class Snapshotter {
     let options: SnapshotOptions
     var warnings: [String] = []
     var filesRead = 0
+    /// Live SQLite databases stored by reading the quiescent file in place (no backup copy).
+    public private(set) var sqliteReadInPlace = 0
     var progress = SnapshotProgress()
     let accounts = Accounts()
     /// Called now and then with the running counters.
@@ -323,10 +325,17 @@ public final class Snapshotter {
             defer { unlink(tmp); unlink(tmp + "-journal"); unlink(tmp + "-wal") }
             let fp = SQLiteCapture.fingerprint(sp)
             do {
-                try SQLiteCapture.backup(source: sp, destination: tmp)
-                let f = try PosixFile.open(tmp, O_RDONLY)
-                defer { f.close() }
-                let r = try pipeline.process { try f.read(into: $0, count: $1) }
+                // Quiescent: the file itself, byte for byte; otherwise a backup copy.
+                let r: ChunkPipeline.Result
+                if let q = try SQLiteCapture.readQuiescent(sp, { f in try pipeline.process { try f.read(into: $0, count: $1) } }) {
+                    r = q
+                    sqliteReadInPlace += 1
+                } else {
+                    try SQLiteCapture.backup(source: sp, destination: tmp)
+                    let f = try PosixFile.open(tmp, O_RDONLY)
+                    defer { f.close() }
+                    r = try pipeline.process { try f.read(into: $0, count: $1) }
+                }
                 let now = (try? FS.lstat(sp)) ?? st
                 e.size = r.length
                 e.mtime = now.mtime

@@ -62,14 +62,19 @@ public final class BlockWriter {
         return try index.contains(id)
     }
 
+    /// Counts `id` as deduplicated and returns true when it is already stored; false when not
+    /// (the caller then puts it).
+    func deduplicate(_ id: BlockId) throws -> Bool {
+        guard try has(id) else { return false }
+        stats.blocksDeduplicated += 1
+        return true
+    }
+
     /// Stores one block unless it exists. `compressed` is used when it is smaller enough than `raw`.
     /// Returns true when the block was new.
     @discardableResult
     public func put(id: BlockId, kind: BlockKind, raw: UnsafeRawBufferPointer, compressed: UnsafeRawBufferPointer?, crc: UInt32) throws -> Bool {
-        if try has(id) {
-            stats.blocksDeduplicated += 1
-            return false
-        }
+        if try deduplicate(id) { return false }
         let useCompressed = compressed.map { $0.count > 0 && $0.count < raw.count - raw.count / 32 } ?? false
         let stored = useCompressed ? compressed! : raw
         if dryRun {
@@ -100,7 +105,7 @@ public final class BlockWriter {
     public func put(kind: BlockKind, bytes: [UInt8]) throws -> BlockId {
         try bytes.withUnsafeBytes { raw in
             let id = BlockId.hash(raw)
-            if try has(id) { stats.blocksDeduplicated += 1; return id }
+            if try deduplicate(id) { return id }
             let cap = LZ4.bound(raw.count)
             var out = [UInt8](repeating: 0, count: cap)
             let n = out.withUnsafeMutableBytes { LZ4.compress(raw, into: $0.baseAddress!, capacity: cap) }
