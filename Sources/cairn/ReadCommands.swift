@@ -175,9 +175,10 @@ struct EstimateCmd: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "estimate", abstract: "Files and bytes the silos hold now, and what changed since their latest snapshot (metadata only).")
     @OptionGroup var global: GlobalOptions
     @Option(name: .long, help: "Silo (repeatable; default all).") var silo: [String] = []
+    @OptionGroup var walk: WalkFlags
     func run() throws {
         try guarded {
-            let est = try global.open("estimate").estimate(silos: silo)
+            let est = try global.open("estimate").estimate(silos: silo, options: try walk.options())
             if global.json { try Out.json(est); return }
             for e in est {
                 Out.line("\(e.silo): \(e.files) files, \(e.dirs) dirs, \(human(e.bytes)); changed since last snapshot: \(e.changedFiles) files, \(human(e.changedBytes))\(e.hasSnapshot ? "" : " (no snapshot yet)")")

@@ -21,14 +21,15 @@ struct Init: ParsableCommand {
 
 struct SiloCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "silo", abstract: "Register, list and remove silos.",
-                                                    subcommands: [Add.self, List.self, Remove.self])
+                                                    subcommands: [Add.self, List.self, Remove.self, Exclude.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a directory, a single file, or a command's output as a silo.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Silo name.") var name: String
         @Argument(help: "Directory or file.") var path: String?
-        @Option(name: .long, help: "Glob of paths to leave out (repeatable).") var exclude: [String] = []
+        @Option(name: .long, help: "Pattern of paths to leave out (repeatable; Docs/CLI.md \"Exclude patterns\").") var exclude: [String] = []
+        @Option(name: .customLong("exclude-file"), help: "File of exclude patterns, one per line (repeatable; stored with the silo).") var excludeFile: [String] = []
         @Option(name: .long, help: "Shell command whose standard output is the silo's one file.") var command: String?
         @Option(name: .long, help: "File name for the command's output.") var filename: String?
         @Option(name: .long, help: "Command silos: seconds the command may run before it and its process group are killed (default 3600).") var timeout: Double?
@@ -43,13 +44,14 @@ struct SiloCommand: ParsableCommand {
                 let silo: Silo
                 if let c = command {
                     guard path == nil else { throw CairnError(.invalidInput, "give either PATH or --command, not both") }
+                    guard exclude.isEmpty && excludeFile.isEmpty else { throw CairnError(.invalidInput, "--exclude and --exclude-file apply to path silos only") }
                     var s = Silo(name: name, command: c, filename: filename ?? "")
                     if let t = timeout { try CommandSilo.validate(timeout: t); s.timeout = t }
                     silo = s
                 } else {
                     guard timeout == nil else { throw CairnError(.invalidInput, "--timeout applies to command silos (--command) only") }
                     guard let p = path else { throw CairnError(.invalidInput, "give the silo's PATH, or --command CMD --filename NAME") }
-                    silo = Silo(name: name, path: p, excludes: exclude)
+                    silo = Silo(name: name, path: p, excludes: exclude + (try excludeFile.flatMap { try ExcludeFile.storablePatterns($0) }))
                 }
                 let hooks: [(HookEvent, String?)] = [(.beforeSnapshot, beforeSnapshot), (.afterSnapshot, afterSnapshot),
                                                      (.beforeRestore, beforeRestore), (.afterRestore, afterRestore)]
@@ -76,6 +78,27 @@ struct SiloCommand: ParsableCommand {
         }
     }
 
+    struct Exclude: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change a path silo's exclude patterns (added ones go last: later patterns win).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Silo name.") var name: String
+        @Option(name: .long, help: "Pattern to add (repeatable).") var add: [String] = []
+        @Option(name: .customLong("add-file"), help: "File of patterns to add, one per line (repeatable).") var addFile: [String] = []
+        @Option(name: .long, help: "Pattern to remove, exactly as listed by `silo list` (repeatable).") var remove: [String] = []
+        @Flag(name: .long, help: "Remove every pattern first.") var clear = false
+
+        func run() throws {
+            try guarded {
+                let r = try global.open("silo exclude")
+                let added = add + (try addFile.flatMap { try ExcludeFile.storablePatterns($0) })
+                let s = try r.editSiloExcludes(name, clear: clear, remove: remove, add: added)
+                if global.json { try Out.json(s) } else {
+                    Out.line("silo \(name): " + (s.excludes.isEmpty ? "no exclude patterns" : "exclude \(s.excludes.joined(separator: ", "))"))
+                }
+            }
+        }
+    }
+
     struct Remove: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Unregister a silo (its snapshots stay).")
         @OptionGroup var global: GlobalOptions
@@ -97,26 +120,38 @@ struct SnapshotCmd: ParsableCommand {
     @Option(name: .long, help: "Message.") var message: String = ""
     @Option(name: .long, help: "Seconds each command silo may run before it and its process group are killed (overrides the silo's own; default 3600).") var timeout: Double?
     @Option(name: .long, help: ArgumentHelp("Application metadata KEY=VALUE (repeatable; keys a-z 0-9 _ . -).", valueName: "key=value")) var meta: [String] = []
+    @OptionGroup var walk: WalkFlags
+    @Flag(name: .customLong("skip-if-unchanged"), help: "Record nothing when no silo changed since its latest snapshot (exit 0, says so).") var skipIfUnchanged = false
 
     func run() throws {
         try guarded {
             if let t = timeout { try CommandSilo.validate(timeout: t) }
             let pairs = try SnapshotMeta.parse(meta, option: "--meta")
             let r = try global.open("snapshot")
+            let walkOptions = try walk.options()
             let progress = Progress("snapshot")
             if progress.enabled {
-                let est = try r.estimate(silos: silo)
+                let est = try r.estimate(silos: silo, options: walkOptions)
                 progress.setTotal(files: est.reduce(0) { $0 + $1.files }, bytes: est.reduce(0) { $0 + $1.changedBytes })
             }
             let session = CairnSession(opened: r)
             session.onWarning = { Out.err("cairn: warning: \($0)") }
             let outcome = try session.snapshot(silos: silo, tags: tag, message: message, meta: pairs, commandTimeout: timeout) { s in
                 s.onProgress = { p in progress.update(done: p.files, bytes: p.bytesRead, current: p.currentPath) }
+                s.options.excludes = walkOptions.excludes
+                s.options.oneFileSystem = walkOptions.oneFileSystem
+                s.options.skipIfUnchanged = skipIfUnchanged
             }
             let res = outcome.result
             progress.finish()
             for w in res.warnings { Out.err("cairn: warning: \(w)") }
             for (_, why) in res.failedSilos.sorted(by: { $0.key < $1.key }) { Out.err("cairn: error: \(why)") }
+            if let since = res.unchangedSince {
+                struct SkippedJSON: Encodable { var skipped = true; var unchangedSince: String }
+                if global.json { try Out.summary(SkippedJSON(unchangedSince: since.id)) }
+                else { Out.line("nothing changed since snapshot \(since.shortId); no snapshot recorded") }
+                return
+            }
             if let snap = res.snapshot {
                 if global.json {
                     try Out.summary(SnapshotJSON(snap, filesRead: res.filesRead, bytesRead: res.bytesRead, failed: res.failedSilos))
@@ -167,5 +202,19 @@ struct SnapshotJSON: Encodable {
         self.bytesRead = bytesRead
         failedSilos = failed
         meta = s.record.meta
+    }
+}
+
+/// Options of the tree walk shared by `snapshot` and `estimate`.
+struct WalkFlags: ParsableArguments {
+    @Option(name: .customLong("exclude-file"), help: "File of exclude patterns, one per line, added after each silo's own (repeatable).") var excludeFile: [String] = []
+    @Flag(name: .customLong("one-file-system"), help: "Do not descend into directories on another file system (mount points are kept, empty).") var oneFileSystem = false
+
+    /// The walk options, with the exclude files read.
+    func options() throws -> SnapshotOptions {
+        var o = SnapshotOptions()
+        o.excludes = try ExcludeFile.matcher(excludeFile)
+        o.oneFileSystem = oneFileSystem
+        return o
     }
 }

@@ -72,6 +72,8 @@ func schema(_ name: String) throws -> JSONValue {
         #expect(first.contains { $0["type"]?.string == "status" }, "snapshot printed no status event")
         try writeFile(t.sub("s/c.txt"), Array("new".utf8))
         try check("snapshot", ["snapshot", "--silo", "s"] + g, shape: .lines)
+        try check("snapshot-skipped", ["snapshot", "--skip-if-unchanged"] + g, shape: .lines)
+        try check("silo-exclude", ["silo", "exclude", "s", "--add", "*.tmp"] + g)
         try check("list", ["list"] + g)
         try check("show", ["show", "latest"] + g)
         try check("ls", ["ls", "latest", "s", "-r"] + g)

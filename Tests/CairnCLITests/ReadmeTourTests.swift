@@ -66,6 +66,7 @@ import Testing
         #expect(out("cairn check --read-data").contains("no errors"))
         #expect(out("cairn restore latest --dry-run").contains("dry run: nothing changed"))
         #expect(out("cairn restore latest --silo chats").contains("(tag pre-restore)"))
+        #expect(FS.exists(home + "/app/chats/2026-01-01.json"), "the restore did not bring the removed chat back")
         #expect(FS.exists("/tmp/copy/chats/2026-01-01.json"))
         #expect(out("cairn inspect snap.zip").contains("Cairn export of snapshot"))
         #expect(out("cairn import snap.zip").contains("every SHA-256 verified"))

@@ -14,8 +14,9 @@ public struct SiloEstimate: Codable, Sendable {
 }
 
 extension Repository {
-    /// Walks the silos' metadata beside their latest snapshot trees.
-    public func estimate(silos names: [String] = []) throws -> [SiloEstimate] {
+    /// Walks the silos' metadata beside their latest snapshot trees, with the walk options
+    /// (`excludes`, `oneFileSystem`) of `options` that a snapshot would use.
+    public func estimate(silos names: [String] = [], options: SnapshotOptions = SnapshotOptions()) throws -> [SiloEstimate] {
         let all = try silos()
         let chosen = try names.isEmpty ? all : names.map { try silo($0) }
         let snaps = try snapshots()
@@ -32,13 +33,27 @@ extension Repository {
                 continue
             }
             let path = s.path ?? ""
-            let matcher = ExcludeMatcher(s.excludes)
+            // The same walk and the same "unchanged" rule as a snapshot (Docs/Architecture.md).
+            let walker = TreeWalker(excludes: ExcludeMatcher(s.excludes).adding(options.excludes), oneFileSystem: options.oneFileSystem)
             if let st = try FS.lstatIfExists(path) {
                 if st.kind == .directory {
                     est.dirs = 1
-                    try estimateDir(FileName(utf8: path), rel: FileName(bytes: []), parent: ptree, matcher: matcher, reader: reader, into: &est)
+                    if let root = try walker.openRoot(FileName(utf8: path)) {
+                        try walker.walk(root, context: ptree) { dir, e, parent in
+                            let pe = parent?.entry(named: e.name)
+                            switch e.stat.kind {
+                            case .directory:
+                                est.dirs += 1
+                                return pe.flatMap { $0.kind == .directory ? $0.subtree : nil }.flatMap { try? tree($0, reader: reader) }
+                            case .file:
+                                countFile(e.stat, parent: pe, path: dir.path(of: e.name), into: &est)
+                            default: break
+                            }
+                            return nil
+                        }
+                    }
                 } else {
-                    countFile(st, parent: ptree?.entry(named: FileName(utf8: FS.basename(path))), into: &est)
+                    countFile(st, parent: ptree?.entry(named: FileName(utf8: FS.basename(path))), path: FileName(utf8: path), into: &est)
                 }
             }
             out.append(est)
@@ -46,32 +61,11 @@ extension Repository {
         return out
     }
 
-    func countFile(_ st: FileStat, parent: TreeEntry?, into est: inout SiloEstimate) {
+    func countFile(_ st: FileStat, parent: TreeEntry?, path: FileName, into est: inout SiloEstimate) {
         est.files += 1
         est.bytes += st.size
-        if let p = parent, p.kind == .file, p.size == st.size, p.mtime == st.mtime, p.ctime == st.ctime, p.inode == st.inode { return }
+        if let p = parent, Unchanged.file(p, st, path: path) { return }
         est.changedFiles += 1
         est.changedBytes += st.size
-    }
-
-    func estimateDir(_ path: FileName, rel: FileName, parent: Tree?, matcher: ExcludeMatcher, reader: BlockReader, into est: inout SiloEstimate) throws {
-        guard let names = try? FS.list(path) else { return }
-        for n in names {
-            let rp = rel.appending(n)
-            if matcher.excludes(rp, name: n) { continue }
-            let full = path.appending(n)
-            guard let st = try? FS.lstat(full) else { continue }
-            let pe = parent?.entry(named: n)
-            switch st.kind {
-            case .directory:
-                est.dirs += 1
-                let sub = pe.flatMap { $0.kind == .directory ? $0.subtree : nil }.flatMap { try? tree($0, reader: reader) }
-                try estimateDir(full, rel: rp, parent: sub, matcher: matcher, reader: reader, into: &est)
-            case .file:
-                countFile(st, parent: pe, into: &est)
-            default:
-                continue
-            }
-        }
     }
 }

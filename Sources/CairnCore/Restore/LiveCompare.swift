@@ -1,9 +1,10 @@
 // Compares a snapshot's silo with the live state it would replace: the change summary a
 // dry run prints and a real restore reports (computed the same way, so they agree).
 //
-// A live file whose size, mtime, ctime and inode equal the snapshot entry's is unchanged
-// without being read. Otherwise its content is hashed block by block against the entry's
-// block ids (same boundaries), so "modified" means the bytes really differ.
+// The live tree is walked by `TreeWalker` (excluded paths and the SQLite siblings of a
+// database are not listed) and a live file the `Unchanged` rule accepts is not read.
+// Otherwise its content is hashed block by block against the entry's block ids (same
+// boundaries), so "modified" means the bytes really differ.
 
 #if canImport(Glibc)
 import Glibc
@@ -25,6 +26,9 @@ public struct RestoreChanges: Codable, Sendable, Equatable {
     /// Bytes of files added or modified.
     public var changedBytes: UInt64 = 0
     public init() {}
+
+    /// True when the restore changes anything (adds, removes, modifies or touches metadata).
+    public var hasChanges: Bool { added + removed + modified + metadataOnly > 0 }
 
     mutating func add(_ o: RestoreChanges) {
         added += o.added; removed += o.removed; modified += o.modified; metadataOnly += o.metadataOnly
@@ -73,69 +77,108 @@ public struct IncludeMatcher: Sendable {
 /// Reports each change: marker ("+", "-", "M", "m") and "SILO/rel/path" (raw bytes).
 public typealias RestoreChangeSink = (String, FileName) -> Void
 
+/// A live path beside a snapshot entry: its directory when it was found by the walk
+/// (nil for a silo that is a single file), name, full path and `lstat`.
+struct LiveNode {
+    var parent: WalkDirectory?
+    var name: FileName
+    var path: FileName
+    var stat: FileStat
+}
+
+/// Compares a snapshot silo with the live tree it would replace, through the `TreeWalker`
+/// and the `Unchanged` rule (the ones snapshot and estimate use).
 struct LiveCompare {
     let repo: Repository
     let reader: BlockReader
     let silo: String
-    let excludes: ExcludeMatcher
+    let walker: TreeWalker
     let include: IncludeMatcher?
     let sink: RestoreChangeSink?
     var changes = RestoreChanges()
     private let hasher = SHA256Hasher()
 
     init(repo: Repository, reader: BlockReader, silo: String, excludes: ExcludeMatcher, include: IncludeMatcher?, sink: RestoreChangeSink?) {
-        self.repo = repo; self.reader = reader; self.silo = silo; self.excludes = excludes; self.include = include; self.sink = sink
+        self.repo = repo; self.reader = reader; self.silo = silo; self.include = include; self.sink = sink
+        walker = TreeWalker(excludes: excludes)
     }
 
     func included(_ rel: FileName) -> Bool { include?.includes(rel) ?? true }
 
     func display(_ rel: FileName) -> FileName { FileName(utf8: silo).appending(rel) }
 
-    mutating func compareDirectory(_ id: BlockId?, live dir: String?, rel: FileName) throws {
-        try compareDirectory(id, live: dir.map { FileName(utf8: $0) }, rel: rel)
+    /// Compares the silo's root tree `tree` (of kind "directory" or "file") with the live
+    /// path `live` (nil when restoring elsewhere: everything is added).
+    mutating func compareSilo(_ tree: BlockId, kind: String, live: String?) throws {
+        let path = live.map { FileName(utf8: $0) }
+        let st = try path.flatMap { try FS.lstatIfExists($0) }
+        if kind == "directory" {
+            var dir: WalkDirectory? = nil
+            if let path, let st {
+                if st.kind == .directory { dir = try walker.openRoot(path) }
+                else if include == nil { countRemoved(LiveNode(parent: nil, name: path.lastComponent, path: path, stat: st), rel: FileName(bytes: [])) }
+            }
+            try compareDirectory(tree, live: dir, rel: FileName(bytes: []))
+        } else {
+            let root = try repo.tree(tree, reader: reader, path: silo)
+            for e in root.entries {
+                let node = path.flatMap { p in st.map { LiveNode(parent: nil, name: p.lastComponent, path: p, stat: $0) } }
+                try compareEntry(e, live: node, rel: e.name)
+            }
+        }
     }
 
-    /// Compares the children of tree `id` with the live directory `dir` (which may not exist).
-    mutating func compareDirectory(_ id: BlockId?, live dir: FileName?, rel: FileName) throws {
+    /// Opens a live directory found beside an entry (nil when it cannot be opened).
+    func open(_ n: LiveNode) throws -> WalkDirectory? {
+        if let d = n.parent { return try walker.open(WalkEntry(name: n.name, stat: n.stat), in: d) }
+        return try walker.openRoot(n.path)
+    }
+
+    /// Compares the children of tree `id` with the live directory `dir` (nil: it does not exist).
+    mutating func compareDirectory(_ id: BlockId?, live dir: WalkDirectory?, rel: FileName) throws {
         let entries = try id.map { try repo.tree($0, reader: reader, path: display(rel).escaped).entries } ?? []
-        let liveNames: [FileName] = dir.flatMap { try? FS.list($0) } ?? []
+        let live: [WalkEntry] = try dir.map { try walker.entries(of: $0) } ?? []
+        // Both lists are in byte order: one merge.
+        var j = 0
         for e in entries {
-            let livePath = dir.map { $0.appending(e.name) }
-            let st = try livePath.flatMap { try FS.lstatIfExists($0) }
-            try compareEntry(e, live: livePath, stat: st, rel: rel.appending(e.name))
+            while j < live.count && live[j].name < e.name {
+                // Live paths the snapshot lacks are removed, except excluded ones (carried over,
+                // not listed by the walker) and anything outside an --include selection.
+                if include == nil, let dir { countRemoved(LiveNode(parent: dir, name: live[j].name, path: dir.path(of: live[j].name), stat: live[j].stat), rel: rel.appending(live[j].name)) }
+                j += 1
+            }
+            var node: LiveNode? = nil
+            if let dir {
+                if j < live.count && live[j].name == e.name {
+                    node = LiveNode(parent: dir, name: e.name, path: dir.path(of: e.name), stat: live[j].stat)
+                    j += 1
+                } else if let st = try? FS.At.lstat(dir.fd, e.name, display: dir.path(of: e.name).escaped) {
+                    node = LiveNode(parent: dir, name: e.name, path: dir.path(of: e.name), stat: st) // excluded or a SQLite sibling live
+                }
+            }
+            try compareEntry(e, live: node, rel: rel.appending(e.name))
         }
-        // Live paths the snapshot lacks are removed, except excluded ones (carried over) and
-        // anything outside an --include selection. Both lists are in byte order: one merge.
-        guard include == nil, let dir else { return }
-        var i = 0
-        for n in liveNames {
-            while i < entries.count && entries[i].name < n { i += 1 }
-            if i < entries.count && entries[i].name == n { continue }
-            let r = rel.appending(n)
-            if excludes.excludes(r, name: n) { continue }
-            countRemoved(dir.appending(n), rel: r)
+        if include == nil, let dir {
+            for n in live[j...] { countRemoved(LiveNode(parent: dir, name: n.name, path: dir.path(of: n.name), stat: n.stat), rel: rel.appending(n.name)) }
         }
     }
 
-    mutating func compareEntry(_ e: TreeEntry, live: String?, stat st: FileStat?, rel: FileName) throws {
-        try compareEntry(e, live: live.map { FileName(utf8: $0) }, stat: st, rel: rel)
-    }
-
-    mutating func compareEntry(_ e: TreeEntry, live: FileName?, stat st: FileStat?, rel: FileName) throws {
+    mutating func compareEntry(_ e: TreeEntry, live: LiveNode?, rel: FileName) throws {
         let inc = included(rel)
-        guard let st, let live else {
+        guard let live else {
             try countAdded(e, rel: rel)
             return
         }
+        let st = live.stat
         let liveKind: NodeKind? = st.kind == .file ? .file : st.kind == .directory ? .directory : st.kind == .symlink ? .symlink : nil
         if liveKind != e.kind {
             if include != nil && !inc {
-                if e.kind == .directory, let s = e.subtree { try compareDirectory(s, live: nil as FileName?, rel: rel) }
+                if e.kind == .directory, let s = e.subtree { try compareDirectory(s, live: nil, rel: rel) }
                 return
             }
             record("M", rel, modified: true, bytes: e.kind == .file ? e.size : 0)
             if st.kind == .directory, include == nil { countRemovedChildren(live, rel: rel) }
-            if e.kind == .directory, let s = e.subtree { try compareDirectory(s, live: nil as FileName?, rel: rel) }
+            if e.kind == .directory, let s = e.subtree { try compareDirectory(s, live: nil, rel: rel) }
             if e.kind == .file { changes.bytesToWrite += e.size }
             return
         }
@@ -144,17 +187,17 @@ struct LiveCompare {
             if inc {
                 if st.mode != e.mode { record("m", rel, metadata: true) } else { changes.unchanged += 1 }
             }
-            try compareDirectory(e.subtree, live: live, rel: rel)
+            try compareDirectory(e.subtree, live: try open(live), rel: rel)
         case .symlink:
             guard inc else { return }
-            let target = (try? FS.readlink(live)) ?? FileName(bytes: [])
+            let target = (try? live.parent.map { try FS.At.readlink($0.fd, live.name, display: live.path.escaped) } ?? FS.readlink(live.path)) ?? FileName(bytes: [])
             if target != (e.target ?? FileName(bytes: [])) { record("M", rel, modified: true) }
             else if st.mtime != e.mtime { record("m", rel, metadata: true) }
             else { changes.unchanged += 1 }
         case .file:
             guard inc else { return }
             changes.bytesToWrite += e.size
-            if try !sameContent(e, live: live, stat: st, rel: rel) { record("M", rel, modified: true, bytes: e.size) }
+            if try !sameContent(e, live: live, rel: rel) { record("M", rel, modified: true, bytes: e.size) }
             else if st.mode != e.mode || st.mtime != e.mtime { record("m", rel, metadata: true) }
             else { changes.unchanged += 1 }
         }
@@ -172,33 +215,34 @@ struct LiveCompare {
             if e.kind == .file { changes.bytesToWrite += e.size; changes.changedBytes += e.size }
             sink?("+", display(rel))
         }
-        if e.kind == .directory, let s = e.subtree { try compareDirectory(s, live: nil as FileName?, rel: rel) }
+        if e.kind == .directory, let s = e.subtree { try compareDirectory(s, live: nil, rel: rel) }
     }
 
-    mutating func countRemoved(_ path: String, rel: FileName) { countRemoved(FileName(utf8: path), rel: rel) }
-
-    mutating func countRemoved(_ path: FileName, rel: FileName) {
+    mutating func countRemoved(_ n: LiveNode, rel: FileName) {
         changes.removed += 1
         sink?("-", display(rel))
-        if (try? FS.lstat(path))?.kind == .directory { countRemovedChildren(path, rel: rel) }
+        if n.stat.kind == .directory { countRemovedChildren(n, rel: rel) }
     }
 
-    mutating func countRemovedChildren(_ dir: FileName, rel: FileName) {
-        for n in (try? FS.list(dir)) ?? [] {
-            let r = rel.appending(n)
-            if excludes.excludes(r, name: n) { continue }
-            countRemoved(dir.appending(n), rel: r)
+    mutating func countRemovedChildren(_ n: LiveNode, rel: FileName) {
+        guard let dir = try? open(n) else { return }
+        for c in (try? walker.entries(of: dir)) ?? [] {
+            countRemoved(LiveNode(parent: dir, name: c.name, path: dir.path(of: c.name), stat: c.stat), rel: rel.appending(c.name))
         }
     }
 
-    /// True when the live file holds exactly the entry's content.
-    func sameContent(_ e: TreeEntry, live: FileName, stat st: FileStat, rel: FileName) throws -> Bool {
+    /// True when the live file holds exactly the entry's content: by the `Unchanged` rule
+    /// without reading it, else (not for SQLite captures, whose bytes are a backup's) by
+    /// hashing it block by block against the entry's block ids.
+    func sameContent(_ e: TreeEntry, live: LiveNode, rel: FileName) throws -> Bool {
+        let st = live.stat
         guard st.size == e.size else { return false }
-        if st.inode == e.inode && st.mtime == e.mtime && st.ctime == e.ctime { return true }
+        if Unchanged.file(e, st, path: live.path) { return true }
         if e.flags & TreeEntry.flagSQLite != 0 { return false }
-        let fd = live.withCString { Glibc.open($0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+        let fd = live.parent.map { d in live.name.withCString { openat(d.fd, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) } }
+            ?? live.path.withCString { Glibc.open($0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
         guard fd >= 0 else { return false }
-        let f = PosixFile(fd: fd, path: live.escaped)
+        let f = PosixFile(fd: fd, path: live.path.escaped)
         defer { f.close() }
         var buf: [UInt8] = []
         var offset: UInt64 = 0

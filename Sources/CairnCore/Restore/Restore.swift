@@ -128,20 +128,7 @@ public final class Restorer {
         for i in plans.indices {
             var cmp = LiveCompare(repo: repo, reader: reader, silo: plans[i].name, excludes: plans[i].excludes,
                                   include: includeMode ? IncludeMatcher(options.include, silo: plans[i].name) : nil, sink: onChange)
-            let live = options.to == nil ? plans[i].target : nil
-            if plans[i].kind == "directory" {
-                let st = try live.flatMap { try FS.lstatIfExists($0) }
-                if let st, st.kind != .directory, options.include.isEmpty {
-                    cmp.countRemoved(live!, rel: "")
-                }
-                try cmp.compareDirectory(plans[i].tree, live: st?.kind == .directory ? live : nil, rel: "")
-            } else {
-                let root = try repo.tree(plans[i].tree, reader: reader, path: plans[i].name)
-                for e in root.entries {
-                    let st = try live.flatMap { try FS.lstatIfExists($0) }
-                    try cmp.compareEntry(e, live: live, stat: st, rel: e.name)
-                }
-            }
+            try cmp.compareSilo(plans[i].tree, kind: plans[i].kind, live: options.to == nil ? plans[i].target : nil)
             plans[i].changes = cmp.changes
         }
         var result = RestoreResult(snapshot: snap.id, dryRun: options.dryRun, silos: [], totals: RestoreChanges(), written: MaterializeCounts(),
@@ -160,7 +147,7 @@ public final class Restorer {
         } else {
             result.safetySnapshot = try inPlace(plans, snap: snap, materializer: m, includeMode: includeMode)
             if let s = result.safetySnapshot {
-                result.undo = "cairn restore \(String(s.prefix(12)))\(plans.map { " --silo \($0.name)" }.joined())\(includeMode ? options.include.map { " --include '\($0)'" }.joined() : "") --repo \(repo.root)"
+                result.undo = "cairn restore \(String(s.prefix(12)))\(plans.filter { $0.changes.hasChanges }.map { " --silo \($0.name)" }.joined())\(includeMode ? options.include.map { " --include '\($0)'" }.joined() : "") --repo \(repo.root)"
             }
         }
         result.written = m.counts
@@ -328,7 +315,7 @@ public final class Restorer {
             let r = rel.appending(n)
             let src = live.appending(n), dst = staging.appending(n)
             guard let st = try FS.lstatIfExists(src) else { continue }
-            if excludes.excludes(r, name: n) {
+            if excludes.excludes(r, name: n, isDirectory: st.kind == .directory) {
                 if try FS.lstatIfExists(dst) == nil { try Self.linkTree(src, dst, st) }
             } else if st.kind == .directory, let d = try FS.lstatIfExists(dst), d.kind == .directory {
                 try carryExcluded(from: src, to: dst, excludes: excludes, rel: r)
@@ -358,7 +345,8 @@ public final class Restorer {
     /// Takes the pre-restore snapshot of the silos about to be replaced; nil when disabled.
     func takeSafetySnapshot(_ plans: [Plan], snap: Snapshot) throws -> String? {
         guard options.safetySnapshot else { return nil }
-        let live = plans.filter { FS.exists($0.target) }.map(\.name)
+        // A silo the restore leaves as it is needs no copy of its state.
+        let live = plans.filter { FS.exists($0.target) && $0.changes.hasChanges }.map(\.name)
         guard !live.isEmpty else { return nil }
         let o = SnapshotOptions(silos: live, tags: ["pre-restore"], message: "state before restoring snapshot \(snap.shortId)")
         let r = try Snapshotter(repository: repo, options: o).run()

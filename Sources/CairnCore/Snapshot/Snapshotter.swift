@@ -28,6 +28,12 @@ public struct SnapshotOptions: Sendable {
     public var commandTimeout: Double?
     /// Application metadata recorded with the snapshot (validated by `SnapshotMeta`).
     public var meta: [String: String] = [:]
+    /// Extra exclude patterns for this run (`--exclude-file`), after each silo's own.
+    public var excludes = ExcludeMatcher([])
+    /// Do not descend into other file systems (`--one-file-system`).
+    public var oneFileSystem = false
+    /// Record nothing when every silo's tree equals its parent's (`--skip-if-unchanged`).
+    public var skipIfUnchanged = false
     public init(silos: [String] = [], tags: [String] = [], message: String = "") {
         self.silos = silos
         self.tags = tags
@@ -50,6 +56,8 @@ public struct SnapshotResult: Sendable {
     /// On a dry run: the new tree and list blocks it would have stored (raw bytes by id).
     /// With the repository behind them they hold every tree in `trees`.
     public var dryRunMetaBlocks: [BlockId: [UInt8]] = [:]
+    /// With `skipIfUnchanged`: the snapshot that already holds this state (nothing was recorded).
+    public var unchangedSince: Snapshot?
     public var partial: Bool { !warnings.isEmpty || !failedSilos.isEmpty }
 }
 
@@ -68,7 +76,8 @@ public final class Snapshotter {
     let writer: BlockWriter
     let reader: BlockReader
     let pipeline: ChunkPipeline
-    let options: SnapshotOptions
+    /// What to snapshot; may be changed before `run` (except `dryRun`, fixed at init).
+    public var options: SnapshotOptions
     var warnings: [String] = []
     var filesRead = 0
     /// Live SQLite databases stored by reading the quiescent file in place (no backup copy).
@@ -115,6 +124,8 @@ public final class Snapshotter {
         var silos: [SiloSnapshot] = []
         var trees: [String: BlockId] = [:]
         var failed: [String: String] = [:]
+        var allUnchanged = true
+        var parentsUsed: [SiloSnapshot] = []
         for silo in chosen {
             let parent = ParentSelection.parent(for: silo, in: snaps)
             // A parent whose root tree is lost (recorded missing by `check`) is no parent: read everything.
@@ -131,6 +142,11 @@ public final class Snapshotter {
                 }
                 let id = try writer.put(kind: .tree, bytes: root.encode())
                 trees[silo.name] = id
+                if allUnchanged, let parent, let pt = parentTree, Self.sameState(root, id, silo: silo, parent: pt, parentId: parent.tree) {
+                    parentsUsed.append(parent)
+                } else {
+                    allUnchanged = false
+                }
                 silos.append(SiloSnapshot(name: silo.name, kind: siloKind(silo), tree: id.hex, source: silo.path ?? silo.command ?? "",
                                           files: c.files, dirs: c.dirs, symlinks: c.symlinks, bytes: c.bytes, filesRead: c.filesRead,
                                           sqliteDatabases: c.sqlite, warnings: Array(warnings[before...])))
@@ -143,6 +159,11 @@ public final class Snapshotter {
                                     bytesRead: pipeline.bytesRead, stats: writer.stats)
         if options.dryRun { result.dryRunMetaBlocks = writer.dryRunMetaBlocks }
         if options.dryRun || silos.isEmpty { return result }
+        if options.skipIfUnchanged && allUnchanged && failed.isEmpty && warnings.isEmpty,
+           let since = SnapshotOrder.sorted(snaps).last(where: { s in parentsUsed.contains { s.record.silos.contains($0) } }) {
+            result.unchangedSince = since
+            return result
+        }
         let record = SnapshotRecord(version: 1, timeNs: time, hostname: FS.hostname(), tags: options.tags, message: options.message,
                                     parent: snaps.last?.id, silos: silos, bytesAdded: writer.stats.storedBytesAdded,
                                     blocksAdded: writer.stats.blocksAdded, partial: !warnings.isEmpty || !failed.isEmpty, program: Cairn.versionString)
@@ -150,6 +171,15 @@ public final class Snapshotter {
         if !options.meta.isEmpty { withMeta.meta = options.meta }
         result.snapshot = try repo.saveSnapshot(withMeta)
         return result
+    }
+
+    /// True when a silo's new root (`root`, stored as `id`) records the same state as its parent
+    /// tree: the same tree, or for a command silo the same output (its entry's time is the run's).
+    static func sameState(_ root: Tree, _ id: BlockId, silo: Silo, parent: Tree, parentId: String) -> Bool {
+        if id.hex == parentId { return true }
+        guard silo.kind == .command, root.entries.count == 1, parent.entries.count == 1 else { return false }
+        let (a, b) = (root.entries[0], parent.entries[0])
+        return a.name == b.name && a.size == b.size && a.content == b.content && a.indirect == b.indirect
     }
 
     func siloKind(_ s: Silo) -> String {
@@ -165,84 +195,44 @@ public final class Snapshotter {
         guard let st = try FS.lstatIfExists(path) else {
             throw CairnError(.siloFailed, "silo '\(silo.name)': its path \(path) no longer exists; re-create it or `cairn silo remove \(silo.name)`", path: path)
         }
-        let matcher = ExcludeMatcher(silo.excludes)
+        var walker = TreeWalker(excludes: ExcludeMatcher(silo.excludes).adding(options.excludes), oneFileSystem: options.oneFileSystem)
+        walker.onIssue = { [unowned self] issue in self.warnings.append(issue.warning) }
         let isDir = st.kind == .directory
         // The walk runs relative to directory descriptors with byte names (Docs/Architecture.md).
-        let dirPath = isDir ? path : FS.parent(path)
-        let fd = Glibc.open(dirPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (isDir ? O_NOFOLLOW : 0))
-        if fd < 0 {
-            let err = CairnError.posix("cannot open directory", path: dirPath)
-            if isDir {
-                warnings.append("\(path): cannot list directory (\(err.message)); stored as empty")
-                counts.dirs += 1
-                return Tree(entries: [])
-            }
-            throw CairnError(.siloFailed, "silo '\(silo.name)': \(err.message)", path: path)
-        }
-        defer { Glibc.close(fd) }
         if isDir {
             counts.dirs += 1
-            return try walkDirectory(fd, path: FileName(utf8: path), rel: FileName(bytes: []), parent: parent, matcher: matcher, counts: &counts)
+            guard let root = try walker.openRoot(FileName(utf8: path)) else { return Tree(entries: []) }
+            return try walkDirectory(root, walker: walker, parent: parent, counts: &counts)
+        }
+        let dirPath = FS.parent(path)
+        var quiet = walker
+        quiet.onIssue = { throw CairnError(.siloFailed, "silo '\(silo.name)': \($0.error.message)", path: path) }
+        guard let dir = try quiet.openRoot(FileName(utf8: dirPath), followLink: true) else {
+            throw CairnError(.siloFailed, "silo '\(silo.name)': cannot open \(dirPath)", path: path)
         }
         let name = FileName(utf8: FS.basename(path))
-        guard let e = try entry(in: fd, name: name, dir: FileName(utf8: dirPath), rel: FileName(bytes: []), stat: st, parent: parent?.entry(named: name),
-                                counts: &counts, matcher: matcher) else {
+        guard let e = try entry(WalkEntry(name: name, stat: st), in: dir, walker: walker, parent: parent?.entry(named: name), counts: &counts) else {
             throw CairnError(.siloFailed, "silo '\(silo.name)': \(path) cannot be read", path: path)
         }
         return Tree(entries: [e])
     }
 
-    /// Walks the directory open as `fd` (full path `path`, silo-relative `rel`).
-    func walkDirectory(_ fd: Int32, path: FileName, rel: FileName, parent: Tree?, matcher: ExcludeMatcher, counts: inout Counts) throws -> Tree {
-        let names: [FileName]
-        do { names = try FS.At.names(fd, display: path.escaped) } catch let e as CairnError {
-            warnings.append("\(path.escaped): cannot list directory (\(e.message)); stored as empty")
-            return Tree(entries: [])
-        }
+    /// Walks the directory `dir`, storing the trees below it, and returns its tree.
+    func walkDirectory(_ dir: WalkDirectory, walker: TreeWalker, parent: Tree?, counts: inout Counts) throws -> Tree {
         var entries: [TreeEntry] = []
-        entries.reserveCapacity(names.count)
-        for name in names {
-            if matcher.active && matcher.excludes(rel.appending(name), name: name) { continue }
-            if isSQLiteSibling(name, among: names, in: fd, dir: path) { continue }
-            let st: FileStat
-            do { st = try FS.At.lstat(fd, name, display: path.appending(name).escaped) } catch let e as CairnError {
-                warnings.append("\(path.appending(name).escaped): skipped (\(e.message))")
-                continue
-            }
-            if let e = try entry(in: fd, name: name, dir: path, rel: rel, stat: st, parent: parent?.entry(named: name), counts: &counts, matcher: matcher) {
+        for child in try walker.entries(of: dir) {
+            if let e = try entry(child, in: dir, walker: walker, parent: parent?.entry(named: child.name), counts: &counts) {
                 entries.append(e)
             }
         }
         return Tree(sortedEntries: entries)
     }
 
-    /// A "-wal", "-shm" or "-journal" file beside a live SQLite database (captured with it).
-    func isSQLiteSibling(_ name: FileName, among names: [FileName], in fd: Int32, dir: FileName) -> Bool {
-        guard name.bytes.last.map({ $0 == 0x6C || $0 == 0x6D }) ?? false else { return false } // "-wal", "-shm", "-journal"
-        for suffix in SQLiteCapture.siblingSuffixBytes where name.hasSuffix(suffix) {
-            let base = FileName(bytes: name.bytes.dropLast(suffix.count))
-            guard Self.contains(names, base), let p = dir.appending(base).utf8String else { continue }
-            if SQLiteCapture.isDatabase(p) { return true }
-        }
-        return false
-    }
-
-    /// Binary search in byte-sorted names.
-    static func contains(_ names: [FileName], _ name: FileName) -> Bool {
-        var lo = 0, hi = names.count - 1
-        while lo <= hi {
-            let mid = (lo + hi) / 2
-            if names[mid] == name { return true }
-            if names[mid] < name { lo = mid + 1 } else { hi = mid - 1 }
-        }
-        return false
-    }
-
     /// Builds the entry for `name` in the directory open as `fd` (full path `dir`, silo-relative
     /// `rel`), storing its content when needed. Nil when skipped. Paths are built only when
     /// needed (directories, files read, messages): the unchanged-file path allocates none.
-    func entry(in fd: Int32, name: FileName, dir: FileName, rel parentRel: FileName, stat st: FileStat, parent: TreeEntry?, counts: inout Counts,
-               matcher: ExcludeMatcher) throws -> TreeEntry? {
+    func entry(_ child: WalkEntry, in d: WalkDirectory, walker: TreeWalker, parent: TreeEntry?, counts: inout Counts) throws -> TreeEntry? {
+        let (name, st, fd, dir) = (child.name, child.stat, d.fd, d.path)
         var e = TreeEntry(name: name, kind: .file, mode: st.mode, mtimeNs: 0, inode: st.inode, size: st.size)
         e.mtime = st.mtime
         e.ctime = st.ctime
@@ -250,21 +240,11 @@ public final class Snapshotter {
         var path: FileName { dir.appending(name) }
         switch st.kind {
         case .directory:
-            let rel = parentRel.appending(name)
-            let path = path
             e.kind = .directory
             e.size = 0
             counts.dirs += 1
-            let sub = parent.flatMap { $0.kind == .directory ? $0.subtree : nil }.map { try? repo.tree($0, reader: reader, path: rel.escaped) } ?? nil
-            let dfd = name.withCString { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-            let tree: Tree
-            if dfd < 0 {
-                warnings.append("\(path.escaped): cannot list directory (\(CairnError.posix("cannot open", path: path.escaped).message)); stored as empty")
-                tree = Tree(entries: [])
-            } else {
-                defer { Glibc.close(dfd) }
-                tree = try walkDirectory(dfd, path: path, rel: rel, parent: sub, matcher: matcher, counts: &counts)
-            }
+            let sub = parent.flatMap { $0.kind == .directory ? $0.subtree : nil }.map { try? repo.tree($0, reader: reader, path: d.rel(of: name).escaped) } ?? nil
+            let tree = try walker.open(child, in: d).map { try walkDirectory($0, walker: walker, parent: sub, counts: &counts) } ?? Tree(entries: [])
             e.subtree = try writer.put(kind: .tree, bytes: tree.encode())
         case .symlink:
             e.kind = .symlink
@@ -276,12 +256,9 @@ public final class Snapshotter {
         case .file:
             e.links = st.links
             if st.links > 1 { e.device = st.device }
-            let wasSQLite = parent.map { $0.flags & TreeEntry.flagSQLite != 0 } ?? false
-            let fp = wasSQLite ? path.utf8String.map { SQLiteCapture.fingerprint($0) } ?? 0 : 0
             progress.currentPath = dir
-            if let p = parent, p.kind == .file, p.size == st.size, p.mtime == st.mtime, p.ctime == st.ctime,
-               p.inode == st.inode, p.fingerprint == fp, p.flags & TreeEntry.flagChangedWhileReading == 0,
-               !repo.contentMissing(p, reader: reader) {
+            // Docs/Architecture.md "Unchanged files"; a parent whose content is lost is read again.
+            if let p = parent, Unchanged.file(p, st, path: path), !repo.contentMissing(p, reader: reader) {
                 // Unchanged: reuse the content refs; the metadata is this stat's.
                 let (owner, links, device) = (e.owner, e.links, e.device)
                 e = p
@@ -393,34 +370,6 @@ public final class Snapshotter {
         (e.content, e.indirect) = try pipeline.contentRefs(for: r.refs)
         return Tree(entries: [e])
     }
-}
-
-/// Exclude globs (fnmatch): a pattern with '/' matches the silo-relative path, otherwise the base name.
-/// Paths are matched as bytes (fnmatch works on bytes in the C locale).
-public struct ExcludeMatcher: Sendable {
-    let patterns: [String]
-    public init(_ patterns: [String]) { self.patterns = patterns }
-    /// False when there are no patterns (nothing is excluded).
-    public var active: Bool { !patterns.isEmpty }
-
-    public func excludes(_ rel: FileName, name: FileName) -> Bool {
-        if patterns.isEmpty { return false }
-        return rel.withCString { r in
-            name.withCString { n in
-                for p in patterns {
-                    if p.contains("/") {
-                        if fnmatch(p, r, FNM_PATHNAME) == 0 || fnmatch(p, r, 0) == 0 { return true }
-                    } else if fnmatch(p, n, 0) == 0 {
-                        return true
-                    }
-                }
-                return false
-            }
-        }
-    }
-
-    /// String form for paths Cairn built from valid UTF-8.
-    public func excludes(_ rel: String, name: String) -> Bool { excludes(FileName(utf8: rel), name: FileName(utf8: name)) }
 }
 
 /// Build facts.
