@@ -68,12 +68,30 @@ public final class RepositoryPool: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(wait)
         let repo = try checkout(exclusive: exclusive, deadline: deadline)
         defer { checkin(repo, exclusive: exclusive) }
-        if exclusive {
-            try repo.lock(.exclusive, wait: max(0, deadline.timeIntervalSinceNow), command: "serve \(command)")
-        } else {
-            try repo.lock(.shared, wait: max(0, deadline.timeIntervalSinceNow), command: "serve")
-        }
+        try lock(repo, exclusive ? .exclusive : .shared, deadline: deadline, command: exclusive ? "serve \(command)" : "serve")
         return try body(repo)
+    }
+
+    /// Takes `mode` on `repo` by the deadline, in short waits so that a job cancelled
+    /// meanwhile (its token, CairnCore's Cancellation) stops waiting at once.
+    func lock(_ repo: Repository, _ mode: RepositoryLock.Mode, deadline: Date, command: String) throws {
+        while true {
+            try Cancellation.check()
+            let left = max(0, deadline.timeIntervalSinceNow)
+            do { return try repo.lock(mode, wait: min(left, RepositoryPool.sliceSeconds), command: command) } catch let e as CairnError where e.code == .locked && left > RepositoryPool.sliceSeconds {}
+        }
+    }
+
+    /// Longest single wait before checking for cancellation again, seconds.
+    static let sliceSeconds = 0.1
+
+    /// Waits on `cond` (held) until `deadline` in short slices; false at the deadline; throws when the operation is cancelled.
+    func waitSlice(until deadline: Date) throws -> Bool {
+        try Cancellation.check()
+        if Date() >= deadline { return false }
+        _ = cond.wait(until: min(deadline, Date().addingTimeInterval(RepositoryPool.sliceSeconds)))
+        try Cancellation.check()
+        return true
     }
 
     func locked(_ what: String) -> CairnError {
@@ -87,14 +105,14 @@ public final class RepositoryPool: @unchecked Sendable {
             exclusiveWaiting += 1
             defer { exclusiveWaiting -= 1 }
             while exclusiveHeld || lent > 0 || idle.isEmpty {
-                if !cond.wait(until: deadline) { throw locked("waiting for running requests before prune") }
+                if try !waitSlice(until: deadline) { throw locked("waiting for running requests before prune") }
             }
             exclusiveHeld = true
             // Every other instance is idle: drop their shared locks so the exclusive one can be taken.
             for r in idle { r.unlock() }
         } else {
             while exclusiveHeld || exclusiveWaiting > 0 || idle.isEmpty {
-                if !cond.wait(until: deadline) { throw locked(exclusiveHeld || exclusiveWaiting > 0 ? "a prune is running" : "all connections to it are in use") }
+                if try !waitSlice(until: deadline) { throw locked(exclusiveHeld || exclusiveWaiting > 0 ? "a prune is running" : "all connections to it are in use") }
             }
         }
         lent += 1

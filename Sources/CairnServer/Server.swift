@@ -82,6 +82,9 @@ public final class CairnServer: Sendable {
         uploads = try UploadStore(stateDir: stateDir, maxSize: options.maxUpload)
     }
 
+    /// Cancels every unfinished job (each stops at its next cancellation check; see Jobs.swift).
+    public func cancelJobs() { jobs.cancelAll() }
+
     /// Listens until SIGINT/SIGTERM.
     public func run() async throws {
         let responder = CallbackResponder<BasicRequestContext> { [self] req, _ in await self.respond(req) }

@@ -67,7 +67,9 @@ struct ServeCmd: ParsableCommand {
             do { try await server.run() } catch { failure.set("\(error)") }
             done.signal()
         }
-        done.wait()
+        // SIGINT/SIGTERM cancel the command's token: the jobs are cancelled too (their error paths
+        // clean up) while the signal thread's grace period runs.
+        try? Signals.token.onCancel({ server.cancelJobs() }) { done.wait() }
         if let f = failure.get() {
             Out.err("cairn: error: the server stopped: \(f)")
             throw ExitCode(1)
