@@ -11,6 +11,7 @@
 // the idle instances' shared locks, takes the exclusive lock, and reopens the gate after.
 // An instance idle for more than `idleRelease` seconds gives its shared lock back, so that a
 // `cairn prune` from another process can run while the server is quiet.
+// Memory: each instance's SQLite cache is bounded (2 MiB); see Server.swift for the allocator.
 // Index freshness: no read transaction outlives a loan (BlockReaders die with the
 // request), so rows other processes commit are visible to the next loan.
 
@@ -25,6 +26,9 @@ public final class RepositoryPool: @unchecked Sendable {
     var lastUse: [ObjectIdentifier: Date] = [:]
     var lent = 0
     static let idleRelease: TimeInterval = 2
+    /// SQLite page cache per instance (the library's default is 16 MB): the server's memory
+    /// grows with the number of instances in use, and index lookups of a download are sequential.
+    static let sqliteCacheKiB = 2048
     var exclusiveWaiting = 0
     var exclusiveHeld = false
     /// A note from opening (an interrupted restore that was completed or rolled back).
@@ -37,6 +41,7 @@ public final class RepositoryPool: @unchecked Sendable {
         var first: String?
         for _ in 0..<max(1, size) {
             let r = try Repository.open(at: path)
+            try r.index.limitCache(kibibytes: RepositoryPool.sqliteCacheKiB)
             if first == nil { first = r.recoveryReport }
             idle.append(r)
         }

@@ -296,19 +296,21 @@ extension CairnServer {
     /// Server-Sent Events: `progress` whenever the job changes, `end` once it finished.
     func events(_ id: String) -> Response {
         let jobs = self.jobs
+        let stall = StallGuard()
         let body = ResponseBody { writer in
+            defer { stall.finish() }
             var last = Data()
             var idle = 0
             while true {
                 guard let j = jobs.get(id) else { break }
                 let data = try HTTP.jsonEncoder.encode(j)
                 if data != last {
-                    try await writer.write(ByteBuffer(string: "event: \(j.finished ? "end" : "progress")\ndata: \(String(decoding: data, as: UTF8.self))\n\n"))
+                    try await stall.write { try await writer.write(ByteBuffer(string: "event: \(j.finished ? "end" : "progress")\ndata: \(String(decoding: data, as: UTF8.self))\n\n")) }
                     last = data
                     idle = 0
                 } else {
                     idle += 1
-                    if idle % 60 == 0 { try await writer.write(ByteBuffer(string: ": keep-alive\n\n")) }
+                    if idle % 60 == 0 { try await stall.write { try await writer.write(ByteBuffer(string: ": keep-alive\n\n")) } }
                 }
                 if j.finished { break }
                 try await Task.sleep(nanoseconds: 250_000_000)
