@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "CairnStorage", dependencies: ["CCrypto", "CCairnSys"], path: "Sources/CairnStorage"),
         .target(
             name: "CairnServer",
-            dependencies: ["CairnCore", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["CairnCore", "CCairnSys", .product(name: "Hummingbird", package: "hummingbird")],
             path: "Sources/CairnServer"
         ),
         .executableTarget(

@@ -3,8 +3,8 @@
 # and wrk (Debian). Three measurements:
 #  1. wrk against /api/v1/status and /api/v1/snapshots for $DURATION s (default 60) while a
 #     snapshot job and two export downloads run: requests/s, p99 latency, errors;
-#  2. 10 concurrent downloads of a $SIZE_MB MiB export (default 1024) with the server's RSS
-#     sampled every 0.2 s: peak RSS;
+#  2. 10 concurrent downloads of a $SIZE_MB MiB export (default 1024): the server's peak RSS
+#     (VmHWM from /proc/PID/status, reset before the downloads; VmRSS also sampled every 0.2 s);
 #  3. one export over HTTP against `cairn export` to a file: wall time of each and the ratio.
 # Usage: Scripts/load-serve.sh   (SIZE_MB=256 DURATION=20 for a quick run)
 set -euo pipefail
@@ -32,6 +32,7 @@ SIZE="$(curl -s "${URL}api/v1/snapshots/latest/export-estimate?compression=store
 echo "export: $SIZE bytes (store)"
 
 rss() { awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status"; }
+hwm() { awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status"; }
 
 echo "== 1. wrk ${DURATION}s on status and list, with a snapshot job and two downloads running"
 head -c $((256 << 20)) /dev/urandom > "$WORK/big/new.bin"
@@ -51,6 +52,8 @@ wait $DL || true
 curl -s "${URL}api/v1/jobs" | python3 -c 'import json,sys; print("jobs:", [(j["type"], j["state"]) for j in json.load(sys.stdin)])'
 
 echo "== 2. 10 concurrent downloads of the export, server RSS"
+echo "server peak RSS so far (phase 1): $(( $(hwm) / 1024 )) MiB"
+echo 5 > "/proc/$SERVER_PID/clear_refs" || echo "(cannot reset VmHWM: the figure below includes phase 1)"
 PEAK=0
 PIDS=()
 for i in $(seq 10); do curl -s -o /dev/null "$EXPORT" & PIDS+=($!); done
@@ -60,7 +63,7 @@ while running; do r="$(rss)"; [ "$r" -gt "$PEAK" ] && PEAK=$r; sleep 0.2; done
 wait "${PIDS[@]}"
 T1=$(date +%s.%N)
 python3 -c "print(f'10 downloads of $SIZE bytes in {$T1-$T0:.1f} s')"
-echo "peak server RSS during 10 downloads: $((PEAK / 1024)) MiB"
+echo "peak server RSS during 10 downloads: VmHWM $(( $(hwm) / 1024 )) MiB (sampled VmRSS peak $((PEAK / 1024)) MiB)"
 
 echo "== 3. HTTP export vs cairn export"
 T0=$(date +%s.%N); curl -s -o "$WORK/http.zip" "$EXPORT"; T1=$(date +%s.%N)

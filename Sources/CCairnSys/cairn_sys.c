@@ -117,3 +117,11 @@ int cairn_spawn_command(const char *cmd, int out_fd, int read_fd, int null_fd) {
 }
 
 int cairn_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+#include <malloc.h>
+int cairn_bound_malloc(int mmap_threshold, int arena_max, int trim_threshold) {
+    int ok = mallopt(M_MMAP_THRESHOLD, mmap_threshold);
+    ok &= mallopt(M_ARENA_MAX, arena_max);
+    ok &= mallopt(M_TRIM_THRESHOLD, trim_threshold);
+    return ok;
+}

@@ -39,7 +39,7 @@ public struct JobRecord: Codable, Sendable {
     public var progress: JobProgress
     public var result: JSONValue?
     public var error: ErrorBodyCodable?
-    /// Whether `DELETE /api/v1/jobs/{id}` can stop it.
+    /// Whether `DELETE /api/v1/jobs/{id}` can stop it (every kind can, while it is unfinished).
     public var cancellable: Bool
     var spool: String?
 
@@ -59,18 +59,20 @@ public struct ErrorBodyCodable: Codable, Sendable {
     public var hint: String
 }
 
-/// Handed to a job's body: progress reporting and the cancel flag.
+/// Handed to a job's body: progress reporting and the job's cancellation token.
 public final class JobContext: @unchecked Sendable {
     let id: String
     let manager: JobManager
     let started = Date()
-    let cancelFlag = Locked(false)
+    /// The job's one cancellation token (CairnCore): the job's thread runs inside it, so the
+    /// library's own checks (and the pool's waits) stop the job when a client cancels it.
+    let token = CancellationToken()
     init(id: String, manager: JobManager) {
         self.id = id
         self.manager = manager
     }
 
-    public var isCancelled: Bool { cancelFlag.get }
+    public var isCancelled: Bool { token.isCancelled }
 
     /// Records progress (cheap; call as often as the library reports).
     public func progress(phase: String, files: Int, bytes: UInt64, total: UInt64?, path: String? = nil) {
@@ -145,12 +147,12 @@ public final class JobManager: @unchecked Sendable {
     }
 
     /// Starts a job: `body` runs on its own thread and returns the result document.
-    func start(type: String, params: [String: JSONValue], by principal: Principal, cancellable: Bool, spool: String? = nil,
+    func start(type: String, params: [String: JSONValue], by principal: Principal, spool: String? = nil,
                _ body: @escaping @Sendable (JobContext) throws -> JSONValue) -> JobRecord {
         let id = "j" + String(UInt64.random(in: 0...UInt64.max), radix: 16).leftPadded(16)
         let now = ISO8601DateFormatter().string(from: Date())
         let rec = JobRecord(id: id, type: type, state: "queued", createdBy: principal.name, createdAt: now, params: params,
-                            progress: JobProgress(), cancellable: cancellable, spool: spool)
+                            progress: JobProgress(), cancellable: true, spool: spool)
         let ctx = JobContext(id: id, manager: self)
         state.with { $0[id] = rec }
         contexts.with { $0[id] = ctx }
@@ -158,7 +160,12 @@ public final class JobManager: @unchecked Sendable {
         let shown = rec.api
         let t = Thread { [self] in
             self.update(id, force: true) { $0.state = "running"; $0.startedAt = ISO8601DateFormatter().string(from: Date()) }
-            let outcome: Result<JSONValue, any Error> = Result { try body(ctx) }
+            let outcome: Result<JSONValue, any Error> = Result {
+                try ctx.token.run {
+                    try ctx.token.check() // cancelled while queued
+                    return try body(ctx)
+                }
+            }
             if let s = spool { unlink(s) }
             self.update(id, force: true) { j in
                 j.finishedAt = ISO8601DateFormatter().string(from: Date())
@@ -171,7 +178,7 @@ public final class JobManager: @unchecked Sendable {
                 case .failure(let e):
                     if ctx.isCancelled {
                         j.state = "cancelled"
-                        j.error = ErrorBodyCodable(code: "cancelled", message: "the job was cancelled; nothing it had not finished was recorded", hint: "")
+                        j.error = ErrorBodyCodable(code: "cancelled", message: JobManager.cancelledMessage(type), hint: "")
                     } else {
                         let a = APIError.from(e, archive: type == "import")
                         j.state = "failed"
@@ -186,15 +193,30 @@ public final class JobManager: @unchecked Sendable {
         return shown
     }
 
-    /// Asks a job to stop. Returns the record, or an error for unknown / finished / uncancellable jobs.
-    func cancel(_ id: String) throws -> JobRecord {
-        guard let j = get(id) else { throw APIError.notFound("no job \(id)", hint: "list jobs with GET /api/v1/jobs") }
-        guard !j.finished else { throw APIError(.conflict, "finished", "job \(id) already \(j.state)") }
-        guard j.cancellable else {
-            throw APIError(.conflict, "not-cancellable", "a \(j.type) job cannot be cancelled once started (it is crash-safe: it completes or rolls back as a whole)")
+    /// What a cancelled job of `type` left behind.
+    static func cancelledMessage(_ type: String) -> String {
+        switch type {
+        case "restore": return "the restore was cancelled before its swap; the live files are as they were"
+        case "import": return "the import was cancelled; no snapshot was recorded"
+        case "prune": return "the prune was cancelled; the repository is consistent (packs not yet repacked stay as they were)"
+        case "check": return "the check was cancelled before it finished; it changed nothing"
+        default: return "the job was cancelled; nothing it had not finished was recorded"
         }
-        contexts.with { $0[id] }?.cancelFlag.with { $0 = true }
+    }
+
+    /// Asks a job to stop. Returns the record, or an error for unknown / finished jobs.
+    /// Every kind can be cancelled: the library stops at its next check and its error path
+    /// leaves the repository and the live files as they were (a restore already swapping completes).
+    func cancel(_ id: String, by principal: Principal) throws -> JobRecord {
+        guard let j = get(id) else { throw APIError.notFound("no job \(id)", hint: "list jobs with GET /api/v1/jobs") }
+        guard !j.finished, let ctx = contexts.with({ $0[id] }) else { throw APIError(.conflict, "finished", "job \(id) already \(j.state)") }
+        ctx.token.cancel(CairnError(.interrupted, "the \(j.type) job \(id) was cancelled by \(principal.name)"))
         return j
+    }
+
+    /// Cancels every unfinished job (the server is stopping).
+    func cancelAll() {
+        for ctx in contexts.get.values { ctx.token.cancel(CairnError(.terminated, "the server is stopping")) }
     }
 }
 

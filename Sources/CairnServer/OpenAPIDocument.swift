@@ -1180,7 +1180,7 @@ enum OpenAPIDocument {
     ]
    },
    "delete": {
-    "summary": "Cancel a job (snapshot jobs; others are crash-safe and run to the end)",
+    "summary": "Cancel a job (every kind: it stops at its next check and leaves the repository and live files as they were; a restore already swapping completes)",
     "operationId": "cancelJob",
     "responses": {
      "202": {

@@ -141,17 +141,9 @@ struct PolicyBody: Codable, Sendable {
     var silo: String?
 
     func policy() throws -> RetentionPolicy {
-        var within: KeepDuration?
-        if let w = keepWithin {
-            guard let d = KeepDuration(parsing: w) else {
-                throw CairnError(.invalidInput, "keepWithin '\(w)' is not a duration; write it like 2d3h or 1y6m (units y, m, d, h)")
-            }
-            within = d
-        }
-        let p = RetentionPolicy(keepLast: keepLast, keepHourly: keepHourly, keepDaily: keepDaily, keepWeekly: keepWeekly, keepMonthly: keepMonthly,
-                                keepYearly: keepYearly, keepWithin: within, keepTags: keepTags ?? [], silo: silo)
-        try p.validate()
-        return p
+        try RetentionPolicy(parsingKeepLast: keepLast, keepHourly: keepHourly, keepDaily: keepDaily, keepWeekly: keepWeekly,
+                            keepMonthly: keepMonthly, keepYearly: keepYearly, keepWithin: keepWithin, keepTags: keepTags ?? [], silo: silo,
+                            within: "keepWithin")
     }
 }
 
@@ -233,21 +225,24 @@ enum Operations {
 
     // MARK: Jobs
 
+    /// A snapshot through `CairnSession`, as the CLI takes one: repository hooks, then the
+    /// snapshot, then the stored retention policy when it is complete.
     static func snapshot(_ r: Repository, _ q: JobRequest, _ ctx: JobContext) throws -> JSONValue {
         let silos = q.silos ?? []
         let total = try r.estimate(silos: silos).reduce(UInt64(0)) { $0 &+ $1.bytes }
-        let s = Snapshotter(repository: r, options: SnapshotOptions(silos: silos, tags: q.tags ?? [], message: q.message ?? ""))
-        s.onProgress = { p in ctx.progress(phase: "snapshot", files: p.files, bytes: p.bytesSeen, total: total, path: p.currentPath.escaped) }
-        s.shouldCancel = { ctx.isCancelled }
-        let res = try s.run()
+        let session = CairnSession(opened: r, keepsLock: true)
+        let warnings = Locked<[String]>([])
+        session.onWarning = { w in warnings.with { $0.append(w) } }
+        let out = try session.snapshot(silos: silos, tags: q.tags ?? [], message: q.message ?? "") { s in
+            s.onProgress = { p in ctx.progress(phase: "snapshot", files: p.files, bytes: p.bytesSeen, total: total, path: p.currentPath.escaped) }
+        }
+        let res = out.result
         struct Doc: Encodable { var snapshot: SnapshotView?; var filesRead: Int; var bytesRead: UInt64; var warnings: [String]; var failedSilos: [String: String]; var policyRemoved: [String] }
-        var removed: [String] = []
-        if res.snapshot != nil && !res.partial { removed = (try? r.applyStoredPolicy())??.removed ?? [] }
         guard res.snapshot != nil || res.failedSilos.isEmpty else {
             throw CairnError(.siloFailed, res.failedSilos.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; "))
         }
         return try jsonValue(Doc(snapshot: res.snapshot.map(SnapshotView.init), filesRead: res.filesRead, bytesRead: res.bytesRead,
-                                 warnings: res.warnings, failedSilos: res.failedSilos, policyRemoved: removed))
+                                 warnings: res.warnings + warnings.get, failedSilos: res.failedSilos, policyRemoved: out.policy?.removed ?? []))
     }
 
     static func restoreOptions(_ q: JobRequest, dryRun: Bool, wait: Double) -> RestoreOptions {
@@ -280,9 +275,12 @@ enum Operations {
         let snap = try r.resolve(ref)
         let chosen = q.silos ?? []
         let total = snap.record.silos.filter { chosen.isEmpty || chosen.contains($0.name) }.reduce(UInt64(0)) { $0 &+ $1.bytes }
-        let restorer = Restorer(repository: r, options: restoreOptions(q, dryRun: false, wait: wait))
-        restorer.onProgress = { c in ctx.progress(phase: "restore", files: c.files, bytes: c.bytes, total: total) }
-        return try restorer.run(snap.id)
+        // Through CairnSession, as the CLI restores: the before/after-restore hooks run.
+        let session = CairnSession(opened: r, keepsLock: true)
+        session.onWarning = { _ in }
+        return try session.restore(snap.id, options: restoreOptions(q, dryRun: false, wait: wait)) { restorer in
+            restorer.onProgress = { c in ctx.progress(phase: "restore", files: c.files, bytes: c.bytes, total: total) }
+        }.result
     }
 
     static func check(_ r: Repository, _ q: JobRequest, _ ctx: JobContext) throws -> JSONValue {

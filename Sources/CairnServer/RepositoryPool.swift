@@ -11,6 +11,7 @@
 // the idle instances' shared locks, takes the exclusive lock, and reopens the gate after.
 // An instance idle for more than `idleRelease` seconds gives its shared lock back, so that a
 // `cairn prune` from another process can run while the server is quiet.
+// Memory: each instance's SQLite cache is bounded (2 MiB); see Server.swift for the allocator.
 // Index freshness: no read transaction outlives a loan (BlockReaders die with the
 // request), so rows other processes commit are visible to the next loan.
 
@@ -25,6 +26,9 @@ public final class RepositoryPool: @unchecked Sendable {
     var lastUse: [ObjectIdentifier: Date] = [:]
     var lent = 0
     static let idleRelease: TimeInterval = 2
+    /// SQLite page cache per instance (the library's default is 16 MB): the server's memory
+    /// grows with the number of instances in use, and index lookups of a download are sequential.
+    static let sqliteCacheKiB = 2048
     var exclusiveWaiting = 0
     var exclusiveHeld = false
     /// A note from opening (an interrupted restore that was completed or rolled back).
@@ -37,6 +41,7 @@ public final class RepositoryPool: @unchecked Sendable {
         var first: String?
         for _ in 0..<max(1, size) {
             let r = try Repository.open(at: path)
+            try r.index.limitCache(kibibytes: RepositoryPool.sqliteCacheKiB)
             if first == nil { first = r.recoveryReport }
             idle.append(r)
         }
@@ -68,12 +73,30 @@ public final class RepositoryPool: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(wait)
         let repo = try checkout(exclusive: exclusive, deadline: deadline)
         defer { checkin(repo, exclusive: exclusive) }
-        if exclusive {
-            try repo.lock(.exclusive, wait: max(0, deadline.timeIntervalSinceNow), command: "serve \(command)")
-        } else {
-            try repo.lock(.shared, wait: max(0, deadline.timeIntervalSinceNow), command: "serve")
-        }
+        try lock(repo, exclusive ? .exclusive : .shared, deadline: deadline, command: exclusive ? "serve \(command)" : "serve")
         return try body(repo)
+    }
+
+    /// Takes `mode` on `repo` by the deadline, in short waits so that a job cancelled
+    /// meanwhile (its token, CairnCore's Cancellation) stops waiting at once.
+    func lock(_ repo: Repository, _ mode: RepositoryLock.Mode, deadline: Date, command: String) throws {
+        while true {
+            try Cancellation.check()
+            let left = max(0, deadline.timeIntervalSinceNow)
+            do { return try repo.lock(mode, wait: min(left, RepositoryPool.sliceSeconds), command: command) } catch let e as CairnError where e.code == .locked && left > RepositoryPool.sliceSeconds {}
+        }
+    }
+
+    /// Longest single wait before checking for cancellation again, seconds.
+    static let sliceSeconds = 0.1
+
+    /// Waits on `cond` (held) until `deadline` in short slices; false at the deadline; throws when the operation is cancelled.
+    func waitSlice(until deadline: Date) throws -> Bool {
+        try Cancellation.check()
+        if Date() >= deadline { return false }
+        _ = cond.wait(until: min(deadline, Date().addingTimeInterval(RepositoryPool.sliceSeconds)))
+        try Cancellation.check()
+        return true
     }
 
     func locked(_ what: String) -> CairnError {
@@ -87,14 +110,14 @@ public final class RepositoryPool: @unchecked Sendable {
             exclusiveWaiting += 1
             defer { exclusiveWaiting -= 1 }
             while exclusiveHeld || lent > 0 || idle.isEmpty {
-                if !cond.wait(until: deadline) { throw locked("waiting for running requests before prune") }
+                if try !waitSlice(until: deadline) { throw locked("waiting for running requests before prune") }
             }
             exclusiveHeld = true
             // Every other instance is idle: drop their shared locks so the exclusive one can be taken.
             for r in idle { r.unlock() }
         } else {
             while exclusiveHeld || exclusiveWaiting > 0 || idle.isEmpty {
-                if !cond.wait(until: deadline) { throw locked(exclusiveHeld || exclusiveWaiting > 0 ? "a prune is running" : "all connections to it are in use") }
+                if try !waitSlice(until: deadline) { throw locked(exclusiveHeld || exclusiveWaiting > 0 ? "a prune is running" : "all connections to it are in use") }
             }
         }
         lent += 1

@@ -101,7 +101,7 @@ extension CairnServer {
             try only(.get, .delete)
             if m == .delete {
                 try requireWrite(who)
-                return try HTTP.json(try jobs.cancel(rest[1]), status: .accepted)
+                return try HTTP.json(try jobs.cancel(rest[1], by: who), status: .accepted)
             }
             guard let j = jobs.get(rest[1]) else { throw APIError.notFound("no job \(rest[1])", hint: "list jobs with GET /api/v1/jobs") }
             return try HTTP.json(j)
@@ -247,29 +247,29 @@ extension CairnServer {
         switch body.type ?? "" {
         case "snapshot":
             let silos = body.silos ?? []
-            try await withRepo { r in for s in silos { _ = try r.silo(s) } }
-            rec = jobs.start(type: "snapshot", params: p, by: who, cancellable: true) { ctx in
+            if !silos.isEmpty { try await withRepo { r in for s in silos { _ = try r.silo(s) } } }
+            rec = jobs.start(type: "snapshot", params: p, by: who) { ctx in
                 try pool.with(wait: longWait, command: "snapshot") { try Operations.snapshot($0, body, ctx) }
             }
         case "restore":
             guard let ref = body.snapshot else { throw APIError.badRequest("a restore job needs \"snapshot\"") }
             try await refuseOpenFiles(body, ref: ref)
-            rec = jobs.start(type: "restore", params: p, by: who, cancellable: false) { ctx in
+            rec = jobs.start(type: "restore", params: p, by: who) { ctx in
                 try pool.with(wait: longWait, command: "restore") { try jsonValue(try Operations.restore($0, body, ref: ref, wait: wait, ctx)) }
             }
         case "check":
-            rec = jobs.start(type: "check", params: p, by: who, cancellable: false) { ctx in
+            rec = jobs.start(type: "check", params: p, by: who) { ctx in
                 try pool.with(wait: longWait, command: "check") { try Operations.check($0, body, ctx) }
             }
         case "prune":
-            rec = jobs.start(type: "prune", params: p, by: who, cancellable: false) { ctx in
+            rec = jobs.start(type: "prune", params: p, by: who) { ctx in
                 try pool.with(exclusive: true, wait: longWait, command: "prune") { try Operations.prune($0, body, ctx) }
             }
         case "import":
             guard let id = body.upload else { throw APIError.badRequest("an import job needs \"upload\": the id POST /api/v1/uploads returned") }
             guard let u = uploads.take(id) else { throw APIError.notFound("no upload \(id) (it was imported, discarded or expired)") }
             let max = uploads.maxSize
-            rec = jobs.start(type: "import", params: p, by: who, cancellable: false, spool: u.path) { ctx in
+            rec = jobs.start(type: "import", params: p, by: who, spool: u.path) { ctx in
                 try pool.with(wait: longWait, command: "import") { try Operations.importArchive($0, body, upload: u, maxSize: max, wait: wait, ctx) }
             }
         default:
@@ -296,19 +296,21 @@ extension CairnServer {
     /// Server-Sent Events: `progress` whenever the job changes, `end` once it finished.
     func events(_ id: String) -> Response {
         let jobs = self.jobs
+        let stall = StallGuard()
         let body = ResponseBody { writer in
+            defer { stall.finish() }
             var last = Data()
             var idle = 0
             while true {
                 guard let j = jobs.get(id) else { break }
                 let data = try HTTP.jsonEncoder.encode(j)
                 if data != last {
-                    try await writer.write(ByteBuffer(string: "event: \(j.finished ? "end" : "progress")\ndata: \(String(decoding: data, as: UTF8.self))\n\n"))
+                    try await stall.write { try await writer.write(ByteBuffer(string: "event: \(j.finished ? "end" : "progress")\ndata: \(String(decoding: data, as: UTF8.self))\n\n")) }
                     last = data
                     idle = 0
                 } else {
                     idle += 1
-                    if idle % 60 == 0 { try await writer.write(ByteBuffer(string: ": keep-alive\n\n")) }
+                    if idle % 60 == 0 { try await stall.write { try await writer.write(ByteBuffer(string: ": keep-alive\n\n")) } }
                 }
                 if j.finished { break }
                 try await Task.sleep(nanoseconds: 250_000_000)

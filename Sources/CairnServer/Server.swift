@@ -7,6 +7,7 @@
 // folder holds nothing that a restart cannot clean up (Jobs.swift, Uploads.swift).
 
 import CairnCore
+import CCairnSys
 import Foundation
 import Hummingbird
 import Logging
@@ -26,6 +27,9 @@ public struct ServeOptions: Sendable {
     public var maxUpload: UInt64 = 4 << 30
     /// Seconds a request waits for the repository (lock, pool) before 503.
     public var wait: Double = 10
+    /// Seconds a client may send nothing (no request, a stalled upload) or read nothing
+    /// (one write of a download waiting that long) before its connection is closed; 0: never.
+    public var idleTimeout: Double = 60
     /// Repository instances opened at start (concurrent requests and jobs).
     public var connections: Int = 8
     /// Called once listening, with the actual port (for --listen HOST:0).
@@ -75,6 +79,7 @@ public final class CairnServer: Sendable {
         if let t = tokens, t.tokens.isEmpty {
             throw CairnError(.invalidInput, "token file \(options.tokenFile!) holds no token; add one with `cairn serve --add-token NAME --token-file \(options.tokenFile!)`")
         }
+        CairnServer.boundAllocator()
         pool = try RepositoryPool(path: options.repository, size: options.connections)
         stateDir = options.stateDir ?? (pool.root + "/serve")
         try FS.mkdirs(stateDir, mode: 0o700)
@@ -82,14 +87,27 @@ public final class CairnServer: Sendable {
         uploads = try UploadStore(stateDir: stateDir, maxSize: options.maxUpload)
     }
 
+    /// Keeps the process's memory bounded by its buffers: glibc's malloc otherwise raises its
+    /// mmap threshold after the first large free (so 256 KiB download chunks come from the heap
+    /// and stay there) and keeps one heap arena per busy thread (up to 8 per core), each
+    /// holding on to what its thread freed. Large blocks are always mmapped (given back on
+    /// free) and the arenas are few.
+    static func boundAllocator() {
+        _ = cairn_bound_malloc(128 << 10, 4, 1 << 20)
+    }
+
+    /// Cancels every unfinished job (each stops at its next cancellation check; see Jobs.swift).
+    public func cancelJobs() { jobs.cancelAll() }
+
     /// Listens until SIGINT/SIGTERM.
     public func run() async throws {
-        let responder = CallbackResponder<BasicRequestContext> { [self] req, _ in await self.respond(req) }
+        let responder = CallbackResponder<ServeContext> { [self] req, ctx in await self.respond(req, ctx) }
         var logger = Logger(label: "cairn-serve")
         logger.logLevel = .warning
         let onListening = options.onListening
         let app = Application(
             responder: responder,
+            server: .http1(configuration: .init(idleTimeout: options.idleTimeout > 0 ? .milliseconds(Int64(options.idleTimeout * 1000)) : nil)),
             configuration: ApplicationConfiguration(address: .hostname(options.host, port: options.port), serverName: "cairn"),
             onServerRunning: { ch in onListening?(ch.localAddress?.port ?? 0) },
             logger: logger)
@@ -99,13 +117,14 @@ public final class CairnServer: Sendable {
     // MARK: Requests
 
     /// Handles one request: authentication, routing, errors as JSON, one log line.
-    func respond(_ req: Request) async -> Response {
+    func respond(_ req: Request, _ ctx: ServeContext) async -> Response {
         let t0 = Date()
         var who = Principal.anonymous
         var resp: Response
         do {
             who = try authenticate(req)
-            resp = try await route(req, who)
+            let scope = ConnectionScope(close: ctx.closeConnection, idleTimeout: options.idleTimeout)
+            resp = try await ConnectionScope.$current.withValue(scope) { try await route(req, who) }
         } catch {
             resp = HTTP.error(APIError.from(error))
         }

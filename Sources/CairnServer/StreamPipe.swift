@@ -1,7 +1,8 @@
 // StreamPipe: carries bytes from a blocking library writer (export, cat) on its own
 // thread to an async HTTP response body, with backpressure. At most `depth` chunks of
 // `chunkSize` bytes are in flight, so a download's memory is bounded whatever its size.
-// A client that goes away makes the next write fail, which stops the library call.
+// A client that goes away makes the next write fail, which stops the library call; one that
+// stops reading is dropped after the idle timeout (Connections.swift), with the same effect.
 
 import CairnCore
 import Foundation
@@ -122,7 +123,9 @@ final class StreamPipe: ByteSink, @unchecked Sendable {
     static func response(status: HTTPResponse.Status = .ok, headers: HTTPFields, contentLength: Int?, start: UInt64 = 0, end: UInt64? = nil,
                          onFinish: @escaping @Sendable (Bool) -> Void = { _ in },
                          produce: @escaping @Sendable (StreamPipe) throws -> Void) -> Response {
+        let stall = StallGuard()
         let body = ResponseBody(contentLength: contentLength) { writer in
+            defer { stall.finish() }
             let pipe = StreamPipe(start: start, end: end)
             let t = Thread {
                 var err: (any Error)?
@@ -134,7 +137,7 @@ final class StreamPipe: ByteSink, @unchecked Sendable {
             do {
                 while let chunk = await pipe.next() {
                     pipe.took()
-                    try await writer.write(ByteBuffer(bytes: chunk))
+                    try await stall.write { try await writer.write(ByteBuffer(bytes: chunk)) }
                 }
                 if let e = pipe.failure { throw e }
                 try await writer.finish(nil)

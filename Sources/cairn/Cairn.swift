@@ -47,7 +47,7 @@ enum Main {
             }
             if let word = argv.unknownCommand { throw unknownCommand(word, under: argv.path) }
             var command = try CairnCommand.parseAsRoot(argv.arguments)
-            try command.run()
+            try Signals.token.run { try command.run() }
             return 0
         } catch {
             return Report.exitCode(for: error, argv: argv)

@@ -22,17 +22,8 @@ struct PolicyFlags: ParsableArguments {
     }
 
     func policy() throws -> RetentionPolicy {
-        var within: KeepDuration?
-        if let w = keepWithin {
-            guard let d = KeepDuration(parsing: w) else {
-                throw CairnError(.invalidInput, "--keep-within '\(w)' is not a duration; write it like 2d3h or 1y6m (units y, m, d, h)")
-            }
-            within = d
-        }
-        let p = RetentionPolicy(keepLast: keepLast, keepHourly: keepHourly, keepDaily: keepDaily, keepWeekly: keepWeekly, keepMonthly: keepMonthly,
-                                keepYearly: keepYearly, keepWithin: within, keepTags: keepTag, silo: silo)
-        try p.validate()
-        return p
+        try RetentionPolicy(parsingKeepLast: keepLast, keepHourly: keepHourly, keepDaily: keepDaily, keepWeekly: keepWeekly,
+                            keepMonthly: keepMonthly, keepYearly: keepYearly, keepWithin: keepWithin, keepTags: keepTag, silo: silo)
     }
 }
 

@@ -25,6 +25,7 @@ struct ServeCmd: ParsableCommand {
     @Option(name: .customLong("state-dir"), help: "Server state folder (jobs, upload spool); default REPO/serve.") var stateDir: String?
     @Option(name: .customLong("max-upload"), help: "Largest accepted upload in bytes.") var maxUpload: UInt64 = 4 << 30
     @Option(name: .long, help: "Repository instances kept open for concurrent requests.") var connections = 8
+    @Option(name: .customLong("idle-timeout"), help: "Seconds before a client that sends or reads nothing is dropped (0: never).") var idleTimeout = 60.0
 
     func run() throws {
         try guarded {
@@ -46,6 +47,7 @@ struct ServeCmd: ParsableCommand {
         o.maxUpload = maxUpload
         o.wait = global.wait == 60 ? 10 : global.wait
         o.connections = max(2, min(64, connections))
+        o.idleTimeout = max(0, min(86_400, idleTimeout.isFinite ? idleTimeout : 60))
         let host = o.host
         let auth = tokenFile == nil ? "no token (loopback only)" : "bearer tokens from \(tokenFile!)"
         o.onListening = { port in
@@ -67,7 +69,9 @@ struct ServeCmd: ParsableCommand {
             do { try await server.run() } catch { failure.set("\(error)") }
             done.signal()
         }
-        done.wait()
+        // SIGINT/SIGTERM cancel the command's token: the jobs are cancelled too (their error paths
+        // clean up) while the signal thread's grace period runs.
+        try? Signals.token.onCancel({ server.cancelJobs() }) { done.wait() }
         if let f = failure.get() {
             Out.err("cairn: error: the server stopped: \(f)")
             throw ExitCode(1)

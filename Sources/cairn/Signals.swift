@@ -1,6 +1,7 @@
 // SIGINT and SIGTERM end every command cleanly. `Signals.install()` (first thing in main)
 // blocks them in every thread and starts one thread that waits for them with sigwait(2).
-// On the first one it sets `Cancellation` (CairnCore): the working thread's next
+// On the first one it cancels `Signals.token`, the command's cancellation token (CairnCore's
+// CancellationToken; main runs the command inside it): the working thread's next
 // `Cancellation.check()` throws `.interrupted`/`.terminated`, the normal error paths remove
 // partial and temporary files, the repository lock is released, and main prints
 // `cairn: interrupted` and exits 130 (143 for SIGTERM).
@@ -69,6 +70,8 @@ enum Cleanup {
 enum Signals {
     /// Seconds the work gets to stop at a cancellation check before the signal thread exits for it.
     static let grace = 10.0
+    /// The cancellation token of the one command this process runs (main runs it inside `token.run`).
+    static let token = CancellationToken()
 
     /// Blocks SIGINT, SIGTERM and SIGWINCH in this (and every later) thread and starts the thread that handles them.
     static func install() {
@@ -98,7 +101,7 @@ enum Signals {
                 if first != 0 { forcedExit(first) }
                 first = sig
                 deadline = monotonicSeconds() + grace
-                Cancellation.request(signal: sig)
+                token.cancel(Cancellation.error(for: sig))
             }
         }
         t.start()

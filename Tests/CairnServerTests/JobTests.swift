@@ -54,11 +54,47 @@ import Glibc
         #expect(try h.snapshotIds() == before, "a cancelled snapshot records nothing")
         #expect(try h.request("DELETE", "/api/v1/jobs/\(id)").status == 409, "already finished")
         #expect(try h.request("DELETE", "/api/v1/jobs/nope").status == 404)
-        // Crash-safe jobs refuse cancel with 409 while they run.
-        let check = try h.post("/api/v1/jobs", #"{"type":"check","readData":true}"#).object["id"] as? String ?? ""
-        #expect(try h.request("DELETE", "/api/v1/jobs/\(check)").status == 409)
-        #expect(try h.waitJob(check)["state"] as? String == "succeeded")
         #expect(try h.runJob(#"{"type":"snapshot"}"#)["state"] as? String == "succeeded", "the repository is fine after the cancel")
+        #expect(try cairn(h.repo, ["check"]).status == 0)
+    }
+
+    /// Every kind of job is cancelled through the API while it waits for the repository (another
+    /// process holds the exclusive lock): each ends `cancelled`, nothing changes, the upload is gone.
+    @Test func everyKindOfJobCanBeCancelled() throws {
+        let h = try ServerHarness("jobs-cancel-all")
+        try h.start()
+        #expect(try h.runJob(#"{"type":"snapshot"}"#)["state"] as? String == "succeeded")
+        let archive = try h.get("/api/v1/snapshots/latest/export.zip?silo=app").body
+        let upload = try h.request("POST", "/api/v1/uploads", body: archive).object["id"] as? String ?? ""
+        #expect(h.spoolFiles.count == 1)
+        try writeFile(h.dir.sub("app/notes.txt"), Array("changed after the snapshot\n".utf8))
+        let live = try digestTree(h.dir.sub("app"))
+        let before = try h.snapshotIds()
+        // Another process's prune: the server's jobs wait for the repository.
+        let other = try Repository.open(at: h.repo)
+        try other.lock(.exclusive, wait: 30, command: "test prune")
+        let bodies = [#"{"type":"snapshot"}"#, #"{"type":"restore","snapshot":"latest","force":true}"#, #"{"type":"check","readData":true}"#,
+                      #"{"type":"prune"}"#, #"{"type":"import","upload":"\#(upload)"}"#]
+        var ids: [String] = []
+        for b in bodies {
+            let r = try h.post("/api/v1/jobs", b)
+            #expect(r.status == 202, "\(b): \(r.text)")
+            #expect(r.object["cancellable"] as? Bool == true)
+            ids.append(r.object["id"] as? String ?? "")
+        }
+        for id in ids {
+            let c = try h.request("DELETE", "/api/v1/jobs/\(id)")
+            #expect(c.status == 202, "\(c.text)")
+        }
+        for (id, b) in zip(ids, bodies) {
+            let j = try h.waitJob(id, timeout: 20)
+            #expect(j["state"] as? String == "cancelled", "\(b): \(j)")
+            #expect((j["error"] as? [String: Any])?["code"] as? String == "cancelled")
+        }
+        other.unlock()
+        #expect(try h.snapshotIds() == before, "no snapshot from the cancelled snapshot or import, no safety snapshot")
+        #expect(try digestTree(h.dir.sub("app")) == live, "the cancelled restore left the live files as they were")
+        #expect(h.spoolFiles.isEmpty, "the cancelled import's upload is removed")
         #expect(try cairn(h.repo, ["check"]).status == 0)
     }
 

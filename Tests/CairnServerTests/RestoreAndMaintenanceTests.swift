@@ -114,4 +114,32 @@ import Glibc
         holder.wait()
         #expect(try h.get("/api/v1/status").status == 200)
     }
+
+    /// Server jobs go through CairnSession, as the CLI does: repository hooks run around a
+    /// snapshot and an in-place restore, a failing "before" hook fails the job with
+    /// `hook-failed` and writes nothing, and the stored policy is applied after a snapshot.
+    @Test func jobsRunTheRepositoryHooksAndTheStoredPolicy() throws {
+        let h = try ServerHarness("serve-hooks")
+        let log = h.dir.sub("hooks.log")
+        for ev in ["before-snapshot", "after-snapshot", "before-restore", "after-restore"] {
+            #expect(try cairn(h.repo, ["hook", "set", ev, "echo \(ev) $CAIRN_EVENT >> \(log)"]).status == 0)
+        }
+        #expect(try cairn(h.repo, ["policy", "set", "--keep-last", "1"]).status == 0)
+        try h.start()
+        #expect(try h.runJob(#"{"type":"snapshot"}"#)["state"] as? String == "succeeded")
+        let second = try h.runJob(#"{"type":"snapshot"}"#)
+        #expect(second["state"] as? String == "succeeded")
+        #expect(((second["result"] as? [String: Any])?["policyRemoved"] as? [Any])?.count == 1, "keep-last 1 removed the first: \(second)")
+        #expect(try h.runJob(#"{"type":"restore","snapshot":"latest","force":true}"#)["state"] as? String == "succeeded")
+        let lines = String(decoding: try FS.readAll(log), as: UTF8.self).split(separator: "\n").map { String($0.split(separator: " ")[0]) }
+        #expect(lines.filter { $0 == "before-snapshot" }.count >= 2 && lines.contains("after-snapshot"), "\(lines)")
+        #expect(lines.contains("before-restore") && lines.contains("after-restore"), "\(lines)")
+        // A failing before-snapshot hook: the job fails with hook-failed and nothing is recorded.
+        #expect(try cairn(h.repo, ["hook", "set", "before-snapshot", "exit 3"]).status == 0)
+        let before = try h.snapshotIds()
+        let failed = try h.runJob(#"{"type":"snapshot"}"#)
+        #expect(failed["state"] as? String == "failed")
+        #expect((failed["error"] as? [String: Any])?["code"] as? String == "hook-failed", "\(failed)")
+        #expect(try h.snapshotIds() == before)
+    }
 }

@@ -31,4 +31,9 @@ int cairn_spawn_command(const char *cmd, int out_fd, int read_fd, int null_fd);
 
 /// pipe2(fds, O_CLOEXEC).
 int cairn_pipe_cloexec(int fds[2]);
+/// glibc malloc tuning for long-running servers: large blocks (>= mmap_threshold bytes)
+/// always mmapped (returned to the system on free), at most arena_max heap arenas, the heap
+/// trimmed above trim_threshold free bytes. Returns 1 when every setting was accepted.
+int cairn_bound_malloc(int mmap_threshold, int arena_max, int trim_threshold);
+
 #endif

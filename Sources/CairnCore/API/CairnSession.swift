@@ -33,15 +33,20 @@ public final class CairnSession {
         try repository.lock(.shared, wait: wait, command: command)
     }
 
-    /// Wraps an already open (and locked) repository.
-    public init(opened repository: Repository) {
+    /// Wraps an already open (and locked) repository. With `keepsLock`, closing or
+    /// deinitialising the session leaves the repository's lock to its owner (a server
+    /// that lends one open repository to one operation after another).
+    public init(opened repository: Repository, keepsLock: Bool = false) {
         self.repository = repository
+        self.keepsLock = keepsLock
     }
 
-    /// Releases the lock. The session must not be used afterwards.
-    public func close() { repository.unlock() }
+    private var keepsLock = false
 
-    deinit { repository.unlock() }
+    /// Releases the lock (unless the session was made with `keepsLock`). The session must not be used afterwards.
+    public func close() { if !keepsLock { repository.unlock() } }
+
+    deinit { close() }
 
     /// What `snapshot` did.
     public struct SnapshotOutcome: Sendable {

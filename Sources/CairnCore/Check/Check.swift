@@ -78,6 +78,7 @@ extension Repository {
         var seenTrees = Set<BlockId>()
         var usage: [BlockId: [String]] = [:]
         for snap in try snapshots() {
+            try Cancellation.check()
             report.snapshots += 1
             let file = layout.snapshot(snap.id)
             if let bytes = try? FS.readAll(file) {

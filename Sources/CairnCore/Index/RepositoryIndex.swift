@@ -28,6 +28,12 @@ public final class RepositoryIndex {
     /// True while the `missing` table holds at least one id (lets the common case skip queries).
     public private(set) var hasMissing = false
 
+    /// Bounds this connection's SQLite page cache to `kibibytes` (the default is 16 MB per
+    /// connection). For processes that keep many connections open at once (`cairn serve`).
+    public func limitCache(kibibytes: Int) throws {
+        try db.exec("PRAGMA cache_size=-\(max(64, kibibytes))")
+    }
+
     /// Opens or creates the index at `path`. With `readOnly` nothing is written: a database in
     /// WAL mode whose `-shm` cannot be created is opened as immutable (read-only media).
     public init(path: String, readOnly: Bool = false) throws {

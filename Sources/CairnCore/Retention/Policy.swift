@@ -102,6 +102,24 @@ public struct RetentionPolicy: Codable, Equatable, Sendable {
         self.silo = silo
     }
 
+    /// The ONE parser of a policy given by a user (the CLI's `--keep-*` options, the server's
+    /// JSON body): `keepWithin` as text like `2d3h`; the result is validated (no negative
+    /// count, not empty). `within` names the duration's field in the error message
+    /// (`--keep-within` or `keepWithin`).
+    public init(parsingKeepLast keepLast: Int?, keepHourly: Int?, keepDaily: Int?, keepWeekly: Int?, keepMonthly: Int?, keepYearly: Int?,
+                keepWithin: String?, keepTags: [String], silo: String?, within field: String = "--keep-within") throws {
+        var duration: KeepDuration?
+        if let w = keepWithin {
+            guard let d = KeepDuration(parsing: w) else {
+                throw CairnError(.invalidInput, "\(field) '\(w)' is not a duration; write it like 2d3h or 1y6m (units y, m, d, h)")
+            }
+            duration = d
+        }
+        self.init(keepLast: keepLast, keepHourly: keepHourly, keepDaily: keepDaily, keepWeekly: keepWeekly, keepMonthly: keepMonthly,
+                  keepYearly: keepYearly, keepWithin: duration, keepTags: keepTags, silo: silo)
+        try validate()
+    }
+
     /// True when no rule is set (such a policy would remove everything, so it is refused).
     public var isEmpty: Bool {
         [keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly].allSatisfy { ($0 ?? 0) <= 0 }

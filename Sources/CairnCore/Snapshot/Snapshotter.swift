@@ -86,9 +86,6 @@ public final class Snapshotter {
     let accounts = Accounts()
     /// Called now and then with the running counters.
     public var onProgress: ((SnapshotProgress) -> Void)?
-    /// Polled after each file: true stops the run with an error before anything is recorded
-    /// (blocks already stored stay unreferenced until `cairn prune`). Used by `cairn serve` jobs.
-    public var shouldCancel: (() -> Bool)?
 
     public init(repository: Repository, options: SnapshotOptions) {
         repo = repository
@@ -282,9 +279,9 @@ public final class Snapshotter {
             progress.files += 1
             progress.bytesSeen += e.size
             onProgress?(progress)
-            if shouldCancel?() == true {
-                throw CairnError(.partial, "the snapshot was cancelled at \(path); nothing was recorded")
-            }
+            // The operation's cancellation token (Support/Cancellation.swift), checked after each file:
+            // nothing is recorded (blocks already stored stay unreferenced until `cairn prune`).
+            try Cancellation.check()
         case .other:
             warnings.append("\(path.escaped): skipped (not a regular file, directory or symlink)")
             return nil
