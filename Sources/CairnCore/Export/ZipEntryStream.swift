@@ -106,7 +106,12 @@ public final class ZipEntryStream {
     /// Fills `buffer` with the next content bytes; returns 0 at the verified end.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         guard !done, let out = buffer.baseAddress, buffer.count > 0 else { return 0 }
-        let n = zstream == nil ? try readStored(out, buffer.count) : try readDeflated(out, buffer.count)
+        let n: Int
+        do {
+            n = zstream == nil ? try readStored(out, buffer.count) : try readDeflated(out, buffer.count)
+        } catch let e as CairnError where decryptor != nil && e.code == .invalidInput {
+            throw try authenticationFailure() ?? e
+        }
         if n > 0 {
             crc = CRC32.checksum(UnsafeRawBufferPointer(start: out, count: n), seed: crc)
             produced += UInt64(n)
@@ -176,15 +181,35 @@ public final class ZipEntryStream {
         }
     }
 
+    /// Checks the authentication code of all ciphertext and returns the error to report when it
+    /// fails (a changed byte), else nil.
+    private func checkAuthentication(_ d: ZipAESDecryptor) throws -> CairnError? {
+        decryptor = nil
+        let code = try reader.read(ZipAESConst.macLength, at: macOffset, entry: entry.name)
+        if d.verify(code) { return nil }
+        return reader.reject(entry.name, "fails its AES authentication code check: its encrypted data was changed after the archive was made; re-create or re-download it", offset: macOffset)
+    }
+
+    /// After a decoding error in an encrypted entry: authenticates the rest of the ciphertext, so
+    /// a changed byte is reported as such rather than as the deflate or size error it caused.
+    private func authenticationFailure() throws -> CairnError? {
+        guard let d = decryptor else { return nil }
+        var scratch = [UInt8](repeating: 0, count: 64 << 10)
+        while inputRemaining > 0 {
+            let n = Int(min(UInt64(scratch.count), inputRemaining))
+            try scratch.withUnsafeMutableBytes { b in
+                try reader.file.pread(into: b.baseAddress!, count: n, offset: inputOffset)
+                d.decrypt(UnsafeMutableRawBufferPointer(rebasing: b[0..<n]))
+            }
+            inputOffset += UInt64(n)
+            inputRemaining -= UInt64(n)
+        }
+        return try checkAuthentication(d)
+    }
+
     private func verify() throws {
         release()
-        if let d = decryptor {
-            decryptor = nil
-            let code = try reader.read(ZipAESConst.macLength, at: macOffset, entry: entry.name)
-            guard d.verify(code) else {
-                throw reader.reject(entry.name, "fails its AES authentication code check: its encrypted data was changed after the archive was made; re-create or re-download it", offset: macOffset)
-            }
-        }
+        if let d = decryptor, let failure = try checkAuthentication(d) { throw failure }
         if produced != entry.size {
             throw reader.reject(entry.name, "holds \(produced) bytes but declares \(entry.size); the sizes lie, the archive is corrupt or hostile")
         }
