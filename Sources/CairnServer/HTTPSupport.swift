@@ -51,6 +51,9 @@ public struct APIError: Error, Sendable {
             hint = "the server is stopping; retry once it is back"
         case .siloFailed, .metadataMismatch:
             status = .unprocessableContent
+        case .wrongPassword, .keyMissing:
+            status = archive ? .unprocessableContent : .forbidden
+            hint = "the repository or archive is encrypted; the password given does not open it, or none was given"
         case .hookFailed:
             status = .conflict
             hint = "a before-hook of the repository or silo refused the operation; see its message"

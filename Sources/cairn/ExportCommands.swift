@@ -23,6 +23,8 @@ struct ExportCmd: ParsableCommand {
     @Option(name: .long, help: "store, deflate, or auto (deflate files that compressed at snapshot time).") var compression: ExportCompression = .auto
     @Option(name: .long, help: "zlib level for deflated entries, 1 (fastest, the default) to 9 (smallest).") var level: Int32 = 1
     @Flag(name: .long, help: "Print the archive's size without writing it: exact for store, a bound otherwise.") var estimate = false
+    @Flag(name: .long, help: "Encrypt file contents with a password: AES-256 (WinZip AE-2), opened by 7-Zip, bsdtar and WinZip.") var encrypt = false
+    @OptionGroup var password: PasswordArguments
 
     func run() throws {
         // The archive goes to stdout: JSON goes to stderr.
@@ -31,7 +33,15 @@ struct ExportCmd: ParsableCommand {
             let r = try global.open("export")
             let snap = try r.resolve(snapshot)
             guard (1...9).contains(level) else { throw CairnError(.invalidInput, "--level \(level) is out of range; give 1 (fastest) to 9 (smallest)") }
-            let exporter = try SnapshotExporter(repository: r, snapshot: snap, options: ExportOptions(silos: silo, compression: compression, deflateLevel: level))
+            let encryption = encrypt && !estimate ? ZipEncryption(password: try password.read("password for the archive", confirm: true)) : nil
+            if estimate && encrypt {
+                // Sizes only: any password gives the same layout.
+                let e = try SnapshotExporter(repository: r, snapshot: snap, options: ExportOptions(silos: silo, compression: compression, deflateLevel: level, encryption: ZipEncryption(password: [0]))).estimate()
+                if global.json { try Out.json(e); return }
+                Out.line("snapshot \(snap.shortId) encrypted: store \(e.storeBytes) bytes (exact), \(compression.rawValue) at most \(e.boundBytes) bytes")
+                return
+            }
+            let exporter = try SnapshotExporter(repository: r, snapshot: snap, options: ExportOptions(silos: silo, compression: compression, deflateLevel: level, encryption: encryption))
             if estimate {
                 let e = try exporter.estimate()
                 if global.json { try Out.json(e); return }
@@ -74,10 +84,12 @@ struct InspectCmd: ParsableCommand {
         abstract: "Show what a ZIP archive holds (snapshot, silos, counts, bytes) without extracting it.")
     @Argument(help: "The archive.") var archive: String
     @Flag(name: .long, help: "Machine-readable JSON output.") var json = false
+    @OptionGroup var password: PasswordArguments
 
     func run() throws {
         try guarded {
-            let s = try ArchiveSummary.inspect(path: archive)
+            let source = password.options, shown = archive
+            let s = try ArchiveSummary.inspect(path: archive, password: ZipPassword { try Password.read(source, purpose: "password for archive \(shown)") })
             if json { try Out.json(s); return }
             Out.line("archive  \(archive) (\(s.archiveBytes) bytes, \(s.entries) entries)")
             if let snap = s.snapshot {
@@ -111,13 +123,16 @@ struct ImportCmd: ParsableCommand {
     @Flag(name: .customLong("keep-special-modes"), help: "Keep setuid, setgid and sticky bits (and, from foreign ZIPs, world-writable permissions); by default they are dropped.")
     var keepSpecialModes = false
     @OptionGroup var metaCheck: MetaCheckOptions
+    @OptionGroup var password: PasswordArguments
 
     func run() throws {
         try guarded {
             let r = try global.open("import")
-            let importer = SnapshotImporter(repository: r, options: ImportOptions(asSilo: asSilo, tags: tag, maxSize: maxSize, keepSpecialModes: keepSpecialModes))
+            let source = password.options, shown = archive == "-" ? "standard input" : archive
+            let ask = ZipPassword { try Password.read(source, purpose: "password for archive \(shown)") }
+            let importer = SnapshotImporter(repository: r, options: ImportOptions(asSilo: asSilo, tags: tag, maxSize: maxSize, keepSpecialModes: keepSpecialModes, password: ask))
             let progress = Progress("import")
-            if progress.enabled && archive != "-", let s = try? ArchiveSummary.inspect(path: archive) {
+            if progress.enabled && archive != "-", let s = try? ArchiveSummary.inspect(path: archive, password: ask) {
                 // Totals from the central directory (loose entries outside folders are not counted: a lower bound).
                 progress.setTotal(files: s.folders.reduce(0) { $0 + $1.files }, bytes: s.folders.reduce(0) { $0 + $1.bytes })
             }
@@ -126,10 +141,10 @@ struct ImportCmd: ParsableCommand {
             if archive == "-" {
                 let spool = try importer.spool(fd: 0)
                 defer { unlink(spool) }
-                try metaCheck.check(archive: spool, display: "<stdin>")
+                try metaCheck.check(archive: spool, display: "<stdin>", password: ask)
                 result = try importer.run(archive: spool, display: "<stdin>")
             } else {
-                try metaCheck.check(archive: archive, display: archive)
+                try metaCheck.check(archive: archive, display: archive, password: ask)
                 result = try importer.run(archive: archive)
             }
             progress.finish()

@@ -27,6 +27,8 @@ enum Manual {
         case .filesInUse: return "processes hold silo files open (restore refused without --force)"
         case .metadataMismatch: return "the snapshot's or archive's application metadata does not match --require-meta"
         case .hookFailed: return "a before-snapshot or before-restore hook failed or timed out; nothing was written"
+        case .wrongPassword: return "the password opens no key slot of the repository, or is not the encrypted archive's; nothing was written"
+        case .keyMissing: return "no usable key: the repository has no readable key slot, or no password was given"
         case .usage: return "command-line usage error"
         case .interrupted: return "interrupted by SIGINT (Ctrl-C); partial files removed"
         case .terminated: return "terminated by SIGTERM; partial files removed"

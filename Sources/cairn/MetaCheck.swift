@@ -17,9 +17,9 @@ struct MetaCheckOptions: ParsableArguments {
     }
 
     /// Checks an archive's manifest (read alone, before anything is imported).
-    func check(archive path: String, display: String) throws {
+    func check(archive path: String, display: String, password: ZipPassword? = nil) throws {
         if isEmpty { return }
-        let s = try ArchiveSummary.inspect(path: path)
+        let s = try ArchiveSummary.inspect(path: path, password: password)
         try check(s.snapshot?.meta, what: s.cairnExport ? "archive \(display)" : "archive \(display) (not a Cairn export, no metadata)")
     }
 

@@ -3,7 +3,8 @@
 // Owns: where a byte stream is cut into blocks. Pure functions over bytes: no I/O,
 // no state beyond the gear table, so the same input always yields the same cuts
 // (the repository's dedup depends on it). The parameters and the gear seed are
-// recorded in the repository config; changing either is a format change.
+// recorded in the repository config; changing either is a format change. Encrypted
+// repositories derive the gear table from their chunker key instead (MasterKey.swift).
 
 /// FastCDC parameters, recorded in the repository config.
 public struct ChunkerParams: Codable, Sendable, Equatable {
@@ -46,9 +47,25 @@ public struct FastCDC: Sendable {
     let maskL: UInt64
 
     public init(_ params: ChunkerParams) {
+        self.init(params, gear: FastCDC.seededGear(params.gearSeed))
+    }
+
+    /// A chunker over a given 256-entry gear table (the keyed table: Encryption/MasterKey.swift).
+    init(_ params: ChunkerParams, gear: [UInt64]) {
+        precondition(gear.count == 256, "a gear table has 256 entries")
         self.params = params
+        self.gear = gear
+        let bits = params.avgSize.trailingZeroBitCount
+        // Masks use the high bits of the fingerprint: they depend on the last 64 bytes.
+        func topMask(_ n: Int) -> UInt64 { n <= 0 ? 0 : (~UInt64(0)) << UInt64(64 - n) }
+        maskS = topMask(bits + params.normalization)
+        maskL = topMask(bits - params.normalization)
+    }
+
+    /// The public gear table: SplitMix64 from `seed` (Docs/Format.md, "Chunking").
+    static func seededGear(_ seed: UInt64) -> [UInt64] {
         var g = [UInt64](repeating: 0, count: 256)
-        var state = params.gearSeed
+        var state = seed
         for i in 0..<256 {
             state &+= 0x9E37_79B9_7F4A_7C15
             var z = state
@@ -56,12 +73,7 @@ public struct FastCDC: Sendable {
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             g[i] = z ^ (z >> 31)
         }
-        gear = g
-        let bits = params.avgSize.trailingZeroBitCount
-        // Masks use the high bits of the fingerprint: they depend on the last 64 bytes.
-        func topMask(_ n: Int) -> UInt64 { n <= 0 ? 0 : (~UInt64(0)) << UInt64(64 - n) }
-        maskS = topMask(bits + params.normalization)
-        maskL = topMask(bits - params.normalization)
+        return g
     }
 
     /// Length of the next chunk at the start of `data`. When `data.count < maxSize` the caller

@@ -34,11 +34,12 @@ public struct ArchiveSummary: Codable, Sendable, Equatable {
     public var looseEntries: Int
 
     /// Reads the archive's central directory and, when present, its manifest.
-    public static func inspect(path: String) throws -> ArchiveSummary {
+    /// `password` opens the manifest of an encrypted (WinZip AES) archive.
+    public static func inspect(path: String, password: ZipPassword? = nil) throws -> ArchiveSummary {
         var limits = ZipLimits(symlinks: .allowAnyTarget)
         limits.allowBackslash = true
         limits.checkRatioOnOpen = false
-        let reader = try ZipReader(path: path, limits: limits)
+        let reader = try ZipReader(path: path, limits: limits, password: password)
         var s = ArchiveSummary(archive: path, archiveBytes: reader.fileSize, entries: reader.entries.count, cairnExport: false,
                                snapshot: nil, tool: nil, folders: [], looseEntries: 0)
         var manifest: ExportManifest?

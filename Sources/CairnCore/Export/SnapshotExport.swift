@@ -30,11 +30,14 @@ public struct ExportOptions: Sendable {
     public var compression: ExportCompression
     /// zlib level for deflated files.
     public var deflateLevel: Int32
+    /// Password-protect the archive: AES-256, WinZip AE-2 (`--encrypt`, ZipAES.swift).
+    public var encryption: ZipEncryption?
 
-    public init(silos: [String] = [], compression: ExportCompression = .auto, deflateLevel: Int32 = 1) {
+    public init(silos: [String] = [], compression: ExportCompression = .auto, deflateLevel: Int32 = 1, encryption: ZipEncryption? = nil) {
         self.silos = silos
         self.compression = compression
         self.deflateLevel = deflateLevel
+        self.encryption = encryption
     }
 }
 
@@ -124,8 +127,8 @@ public final class SnapshotExporter {
 
     /// The archive's size from the trees alone: exact for `store`, a bound for the others.
     public func estimate() throws -> ExportEstimate {
-        var exact = ZipSizeEstimator()
-        var bound = ZipSizeEstimator()
+        var exact = ZipSizeEstimator(encrypted: options.encryption != nil)
+        var bound = ZipSizeEstimator(encrypted: options.encryption != nil)
         let deflating = options.compression != .store
         var manifestLength = UInt64(try manifestHeader().count + ManifestEncoding.footer.count)
         var line: [UInt8] = []
@@ -165,7 +168,7 @@ public final class SnapshotExporter {
 
     /// Writes the archive to `sink` (finished, with the central directory) and returns what it holds.
     public func export(to sink: ByteSink) throws -> ExportResult {
-        let zip = ZipWriter(sink: sink)
+        let zip = ZipWriter(sink: sink, encryption: options.encryption)
         let tmp = try repo.temporaryPath("export-manifest")
         defer { unlink(tmp) }
         let manifest = try FileSink(path: tmp, mode: 0o600)

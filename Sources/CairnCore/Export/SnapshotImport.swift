@@ -35,12 +35,17 @@ public struct ImportOptions: Sendable {
     /// Keep setuid, setgid and sticky bits (and, for foreign archives, world-writable
     /// permissions) as the archive gives them (`--keep-special-modes`). Off: they are cleared.
     public var keepSpecialModes: Bool
+    /// Gives the password of an encrypted (WinZip AES) archive; called only when the archive
+    /// has encrypted entries. Without it such archives are refused.
+    public var password: ZipPassword?
 
-    public init(asSilo: [String] = [], tags: [String] = [], maxSize: UInt64? = nil, keepSpecialModes: Bool = false) {
+    public init(asSilo: [String] = [], tags: [String] = [], maxSize: UInt64? = nil, keepSpecialModes: Bool = false,
+                password: ZipPassword? = nil) {
         self.asSilo = asSilo
         self.tags = tags
         self.maxSize = maxSize
         self.keepSpecialModes = keepSpecialModes
+        self.password = password
     }
 
     /// The bits `keepSpecialModes` governs: setuid, setgid, sticky.
@@ -146,12 +151,13 @@ public final class SnapshotImporter {
         var limits = ZipLimits(maxTotalSize: options.maxSize, symlinks: .allowAnyTarget)
         limits.allowBackslash = true
         limits.checkRatioOnOpen = false
-        var reader = try ZipReader(file: file, limits: limits)
+        let password = options.password
+        var reader = try ZipReader(file: file, limits: limits, password: password)
         if reader.entries.contains(where: { $0.pathName == SnapshotImporter.manifestName }) {
             // A Cairn export: its names are the exported bytes (flagged UTF-8 only when they are),
             // matched against the manifest's exact bytes, so legacy names are not CP437-mapped.
             limits.rawLegacyNames = true
-            reader = try ZipReader(path: path, limits: limits)
+            reader = try ZipReader(path: path, limits: limits, password: password)
         }
         if let m = try readManifest(reader) {
             return try importCairn(reader, manifest: m, display: name)

@@ -23,6 +23,9 @@ public final class ZipEntryStream {
     private let inSize = 64 << 10
 
     private let maxRatio: UInt64
+    /// Encrypted entries: the decryptor and where the authentication code lies.
+    private var decryptor: ZipAESDecryptor?
+    private var macOffset: UInt64 = 0
 
     init(reader: ZipReader, entry: ZipEntry, maxRatio: UInt64) throws {
         self.reader = reader
@@ -44,10 +47,10 @@ public final class ZipEntryStream {
             let local = FileName.escape(nameBytes)
             throw reader.reject(entry.name, "has a local header that names it \(ZipLE.quote(local)); names that differ between headers are a smuggling technique, the archive is rejected", offset: entry.localHeaderOffset)
         }
-        if flags & ZipConst.flagEncrypted != 0 {
+        if flags & ZipConst.flagEncrypted != 0 && entry.aes == nil {
             throw reader.reject(entry.name, "is encrypted (local header); decrypt the archive with the tool that made it and import the result")
         }
-        var differs = method != entry.method
+        var differs = entry.aes == nil ? method != entry.method : (method != ZipAESConst.method || flags & ZipConst.flagEncrypted == 0)
         if flags & ZipConst.flagDescriptor == 0 {
             differs = differs || crc != entry.crc
                 || (UInt64(csize) != ZipConst.max32 && UInt64(csize) != entry.compressedSize)
@@ -61,6 +64,19 @@ public final class ZipEntryStream {
         let (dataEnd, o2) = inputOffset.addingReportingOverflow(inputRemaining)
         if o2 || dataEnd > entry.dataLimit || dataEnd > reader.fileSize {
             throw reader.reject(entry.name, "has data that runs past offset \(entry.dataLimit), into the next entry or the central directory; the archive is corrupt or hostile", offset: inputOffset)
+        }
+        if let info = entry.aes {
+            guard inputRemaining >= info.overhead, let password = try reader.password?.bytes() else {
+                throw reader.reject(entry.name, "is encrypted and no password was given, or its data is too short for the AES header; give the password (CAIRN_PASSWORD, --password-file or --password-command)")
+            }
+            let head = try reader.read(info.saltLength + ZipAESConst.verifierLength, at: inputOffset, entry: entry.name)
+            guard let d = try ZipAESDecryptor(password: password, salt: Array(head[0..<info.saltLength]), verifier: Array(head[info.saltLength...]), info: info) else {
+                throw CairnError(.wrongPassword, "the password does not open ZIP entry \(ZipLE.quote(entry.name)) in \(reader.path) (its AES password check fails); give the password the archive was made with", path: reader.path)
+            }
+            decryptor = d
+            inputOffset += UInt64(head.count)
+            inputRemaining -= info.overhead
+            macOffset = inputOffset + inputRemaining
         }
         if entry.method == 8 {
             let z = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
@@ -90,7 +106,12 @@ public final class ZipEntryStream {
     /// Fills `buffer` with the next content bytes; returns 0 at the verified end.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         guard !done, let out = buffer.baseAddress, buffer.count > 0 else { return 0 }
-        let n = zstream == nil ? try readStored(out, buffer.count) : try readDeflated(out, buffer.count)
+        let n: Int
+        do {
+            n = zstream == nil ? try readStored(out, buffer.count) : try readDeflated(out, buffer.count)
+        } catch let e as CairnError where decryptor != nil && e.code == .invalidInput {
+            throw try authenticationFailure() ?? e
+        }
         if n > 0 {
             crc = CRC32.checksum(UnsafeRawBufferPointer(start: out, count: n), seed: crc)
             produced += UInt64(n)
@@ -103,6 +124,7 @@ public final class ZipEntryStream {
         let n = Int(min(UInt64(min(count, 1 << 30)), inputRemaining))
         if n > 0 {
             try reader.file.pread(into: out, count: n, offset: inputOffset)
+            decryptor?.decrypt(UnsafeMutableRawBufferPointer(start: out, count: n))
             inputOffset += UInt64(n)
             inputRemaining -= UInt64(n)
         }
@@ -117,6 +139,7 @@ public final class ZipEntryStream {
             if z.pointee.avail_in == 0 && inputRemaining > 0 {
                 let n = Int(min(UInt64(inSize), inputRemaining))
                 try reader.file.pread(into: input, count: n, offset: inputOffset)
+                decryptor?.decrypt(UnsafeMutableRawBufferPointer(start: input, count: n))
                 inputOffset += UInt64(n)
                 inputRemaining -= UInt64(n)
                 z.pointee.next_in = input.assumingMemoryBound(to: Bytef.self)
@@ -158,12 +181,39 @@ public final class ZipEntryStream {
         }
     }
 
+    /// Checks the authentication code of all ciphertext and returns the error to report when it
+    /// fails (a changed byte), else nil.
+    private func checkAuthentication(_ d: ZipAESDecryptor) throws -> CairnError? {
+        decryptor = nil
+        let code = try reader.read(ZipAESConst.macLength, at: macOffset, entry: entry.name)
+        if d.verify(code) { return nil }
+        return reader.reject(entry.name, "fails its AES authentication code check: its encrypted data was changed after the archive was made; re-create or re-download it", offset: macOffset)
+    }
+
+    /// After a decoding error in an encrypted entry: authenticates the rest of the ciphertext, so
+    /// a changed byte is reported as such rather than as the deflate or size error it caused.
+    private func authenticationFailure() throws -> CairnError? {
+        guard let d = decryptor else { return nil }
+        var scratch = [UInt8](repeating: 0, count: 64 << 10)
+        while inputRemaining > 0 {
+            let n = Int(min(UInt64(scratch.count), inputRemaining))
+            try scratch.withUnsafeMutableBytes { b in
+                try reader.file.pread(into: b.baseAddress!, count: n, offset: inputOffset)
+                d.decrypt(UnsafeMutableRawBufferPointer(rebasing: b[0..<n]))
+            }
+            inputOffset += UInt64(n)
+            inputRemaining -= UInt64(n)
+        }
+        return try checkAuthentication(d)
+    }
+
     private func verify() throws {
         release()
+        if let d = decryptor, let failure = try checkAuthentication(d) { throw failure }
         if produced != entry.size {
             throw reader.reject(entry.name, "holds \(produced) bytes but declares \(entry.size); the sizes lie, the archive is corrupt or hostile")
         }
-        if crc != entry.crc {
+        if crc != entry.crc && entry.aes?.version != 2 {
             throw reader.reject(entry.name, "fails its CRC-32 check (archive says \(ZipLE.hex(entry.crc)), content gives \(ZipLE.hex(crc))); the archive is corrupt, re-create or re-download it")
         }
     }

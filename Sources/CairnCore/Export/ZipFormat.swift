@@ -12,6 +12,10 @@
 //   (uncompressed size, compressed size, local header offset, in that order), then 0x5455.
 // - ZIP64 end of central directory record + locator are written when there are 65,535 or more
 //   entries or the central directory's size or offset does not fit in 32 bits.
+// - Encrypted archives (ZipAES.swift): every file entry has flag bit 0, method 99, version
+//   needed 51, an 0x9901 extra after 0x5455 in both headers, CRC-32 0, and 28 more bytes of
+//   data (salt, verifier, authentication code). Directories and symlinks are not encrypted
+//   (like names, link targets stay readable; libarchive cannot read encrypted links).
 
 #if canImport(Glibc)
 import Glibc
@@ -88,17 +92,18 @@ enum ZipConst {
 enum ZipLayout {
     /// Whether an entry's local header carries a ZIP64 extra (and its descriptor 8-byte sizes).
     /// Unknown sizes always do; for deflate a pessimistic bound on expansion is used.
-    static func localZip64(size: UInt64?, method: ZipMethod) -> Bool {
+    static func localZip64(size: UInt64?, method: ZipMethod, aes: Bool = false) -> Bool {
         guard let size else { return true }
-        if size >= ZipConst.max32 { return true }
+        if size >= ZipConst.max32 || (aes && size >= ZipConst.max32 - ZipAESInfo.written.overhead) { return true }
         switch method {
         case .store: return false
         case .deflate: return size + size >> 3 + size >> 6 + 1024 >= ZipConst.max32
         }
     }
 
-    static func localHeaderLength(nameLength: Int, zip64: Bool) -> UInt64 {
+    static func localHeaderLength(nameLength: Int, zip64: Bool, aes: Bool = false) -> UInt64 {
         ZipConst.localHeaderSize + UInt64(nameLength) + ZipConst.timestampExtraSize + (zip64 ? ZipConst.zip64LocalExtraSize : 0)
+            + (aes ? ZipAESConst.extraLength : 0)
     }
 
     static func descriptorLength(zip64: Bool) -> UInt64 { zip64 ? ZipConst.descriptorSize64 : ZipConst.descriptorSize32 }
@@ -112,9 +117,10 @@ enum ZipLayout {
         return n == 0 ? 0 : n + 4
     }
 
-    static func centralHeaderLength(nameLength: Int, uncompressed: UInt64, compressed: UInt64, offset: UInt64) -> UInt64 {
+    static func centralHeaderLength(nameLength: Int, uncompressed: UInt64, compressed: UInt64, offset: UInt64, aes: Bool = false) -> UInt64 {
         ZipConst.centralHeaderSize + UInt64(nameLength) + ZipConst.timestampExtraSize
             + centralZip64ExtraLength(uncompressed: uncompressed, compressed: compressed, offset: offset)
+            + (aes ? ZipAESConst.extraLength : 0)
     }
 
     static func needsZip64End(count: UInt64, cdSize: UInt64, cdOffset: UInt64) -> Bool {
@@ -186,18 +192,18 @@ enum ZipTime {
 
 /// Record encoders. Each appends one record to `w`.
 enum ZipRecords {
-    static func localHeader(_ w: inout BinaryWriter, name: [UInt8], method: UInt16, dosTime: UInt16, dosDate: UInt16, mtime: Int32, zip64: Bool) {
+    static func localHeader(_ w: inout BinaryWriter, name: [UInt8], method: UInt16, dosTime: UInt16, dosDate: UInt16, mtime: Int32, zip64: Bool, aes: Bool = false) {
         w.u32(ZipSig.local)
-        w.u16(zip64 ? ZipConst.versionZip64 : ZipConst.versionDefault)
-        w.u16(ZipConst.writerFlags(name: name[...]))
-        w.u16(method)
+        w.u16(aes ? ZipAESConst.versionNeeded : zip64 ? ZipConst.versionZip64 : ZipConst.versionDefault)
+        w.u16(ZipConst.writerFlags(name: name[...]) | (aes ? ZipConst.flagEncrypted : 0))
+        w.u16(aes ? ZipAESConst.method : method)
         w.u16(dosTime)
         w.u16(dosDate)
         w.u32(0)  // CRC-32: in the data descriptor
         w.u32(zip64 ? UInt32(ZipConst.max32) : 0)
         w.u32(zip64 ? UInt32(ZipConst.max32) : 0)
         w.u16(UInt16(name.count))
-        w.u16(UInt16(ZipConst.timestampExtraSize + (zip64 ? ZipConst.zip64LocalExtraSize : 0)))
+        w.u16(UInt16(ZipConst.timestampExtraSize + (zip64 ? ZipConst.zip64LocalExtraSize : 0) + (aes ? ZipAESConst.extraLength : 0)))
         w.raw(name)
         if zip64 {
             w.u16(ZipConst.extraZip64)
@@ -206,6 +212,7 @@ enum ZipRecords {
             w.u64(0)
         }
         timestamp(&w, mtime)
+        if aes { ZipAESConst.extra(&w, actualMethod: method) }
     }
 
     static func timestamp(_ w: inout BinaryWriter, _ mtime: Int32) {
@@ -232,16 +239,16 @@ enum ZipRecords {
         let extra64 = ZipLayout.centralZip64ExtraLength(uncompressed: r.uncompressed, compressed: r.compressed, offset: r.offset)
         w.u32(ZipSig.central)
         w.u16(ZipConst.versionMadeBy)
-        w.u16(r.localZip64 || extra64 > 0 ? ZipConst.versionZip64 : ZipConst.versionDefault)
-        w.u16(ZipConst.writerFlags(name: name))
-        w.u16(r.method)
+        w.u16(r.aes ? ZipAESConst.versionNeeded : r.localZip64 || extra64 > 0 ? ZipConst.versionZip64 : ZipConst.versionDefault)
+        w.u16(ZipConst.writerFlags(name: name) | (r.aes ? ZipConst.flagEncrypted : 0))
+        w.u16(r.aes ? ZipAESConst.method : r.method)
         w.u16(r.dosTime)
         w.u16(r.dosDate)
         w.u32(r.crc)
         w.u32(c ? UInt32(ZipConst.max32) : UInt32(r.compressed))
         w.u32(u ? UInt32(ZipConst.max32) : UInt32(r.uncompressed))
         w.u16(UInt16(name.count))
-        w.u16(UInt16(extra64 + ZipConst.timestampExtraSize))
+        w.u16(UInt16(extra64 + ZipConst.timestampExtraSize + (r.aes ? ZipAESConst.extraLength : 0)))
         w.u16(0)  // comment length
         w.u16(0)  // disk number start
         w.u16(0)  // internal attributes
@@ -256,6 +263,7 @@ enum ZipRecords {
             if o { w.u64(r.offset) }
         }
         timestamp(&w, r.mtime)
+        if r.aes { ZipAESConst.extra(&w, actualMethod: r.method) }
     }
 
     /// End records: ZIP64 record and locator when needed, then the classic end record.
@@ -302,4 +310,6 @@ struct ZipCentralRecord {
     var compressed: UInt64
     var uncompressed: UInt64
     var offset: UInt64
+    /// WinZip AES (AE-2): method 99 and an 0x9901 extra are written, `method` is the real one.
+    var aes = false
 }

@@ -83,6 +83,8 @@ public struct ZipEntry: Sendable, Equatable {
     let storedName: [UInt8]
     /// Where the next entry's local header (or the central directory) starts.
     var dataLimit: UInt64
+    /// WinZip AES parameters of an encrypted entry (`method` is then the real method), else nil.
+    public var aes: ZipAESInfo? = nil
 }
 
 /// Reads a ZIP archive from a seekable file. Opening parses and checks the whole central
@@ -94,23 +96,31 @@ public final class ZipReader {
     public private(set) var entries: [ZipEntry] = []
     let file: PosixFile
     let fileSize: UInt64
+    /// Asked for the password when the archive has WinZip AES entries; without one they are refused.
+    let password: ZipPassword?
 
     /// Opens and checks the archive at `path`.
-    public convenience init(path: String, limits: ZipLimits = .default) throws {
-        try self.init(file: PosixFile.open(path, O_RDONLY), limits: limits)
+    public convenience init(path: String, limits: ZipLimits = .default, password: ZipPassword? = nil) throws {
+        try self.init(file: PosixFile.open(path, O_RDONLY), limits: limits, password: password)
     }
 
-    /// Checks an open archive file (the reader keeps it; it closes when released).
-    public init(file: PosixFile, limits: ZipLimits = .default) throws {
+    /// Checks an open archive file (the reader keeps it; it closes when released). With
+    /// `password`, WinZip AES entries are read (ZipAES.swift) and the password is checked on
+    /// the first encrypted entry before this returns: a wrong one is `wrongPassword`.
+    public init(file: PosixFile, limits: ZipLimits = .default, password: ZipPassword? = nil) throws {
         self.file = file
         self.path = file.path
         self.limits = limits
+        self.password = password
         fileSize = try file.stat().size
         let end = try readEnd()
         try readCentralDirectory(end)
         try checkLayout(cdOffset: end.cdOffset)
         for i in entries.indices where entries[i].kind == .symlink {
             entries[i].targetBytes = try readSymlinkTarget(entries[i])
+        }
+        if let e = entries.first(where: { $0.aes != nil && $0.kind == .file }) {
+            _ = try open(e)  // checks the password verifier
         }
         do {
             try ZipSafety.validate(entries, symlinks: limits.symlinks, allowBackslash: limits.allowBackslash)
@@ -277,7 +287,7 @@ public final class ZipReader {
             if ZipLE.u32(cd, p) != ZipSig.central {
                 throw reject(nil, "central directory entry #\(index + 1) has a bad signature; the archive is corrupt", offset: end.cdOffset + UInt64(p))
             }
-            let madeBy = ZipLE.u16(cd, p + 4), flags = ZipLE.u16(cd, p + 8), method = ZipLE.u16(cd, p + 10)
+            let madeBy = ZipLE.u16(cd, p + 4), flags = ZipLE.u16(cd, p + 8), rawMethod = ZipLE.u16(cd, p + 10)
             let dosTime = ZipLE.u16(cd, p + 12), dosDate = ZipLE.u16(cd, p + 14), crc = ZipLE.u32(cd, p + 16)
             var csize = UInt64(ZipLE.u32(cd, p + 20)), usize = UInt64(ZipLE.u32(cd, p + 24))
             let nameLength = Int(ZipLE.u16(cd, p + 28)), extraLength = Int(ZipLE.u16(cd, p + 30)), commentLength = Int(ZipLE.u16(cd, p + 32))
@@ -293,6 +303,7 @@ public final class ZipReader {
             // Extra fields: ZIP64 sizes/offset and the extended timestamp.
             var mtime: Int64?
             var zip64Seen = false
+            var aesExtra: (ZipAESInfo, UInt16)?
             var q = nameStart + nameLength
             let extraEnd = q + extraLength
             while q < extraEnd {
@@ -315,6 +326,8 @@ public final class ZipReader {
                     if disk == ZipConst.max16 { disk = try take(4) }
                 } else if id == ZipConst.extraTimestamp && size >= 5 && cd[f] & 1 != 0 {
                     mtime = Int64(Int32(bitPattern: ZipLE.u32(cd, f + 1)))
+                } else if id == ZipAESConst.extraId {
+                    aesExtra = ZipAESConst.parseExtra(cd, f, size)
                 }
                 q = fEnd
             }
@@ -322,8 +335,24 @@ public final class ZipReader {
                 throw reject(name, "uses ZIP64 size or offset markers but has no ZIP64 extra field; the archive is corrupt")
             }
             if disk != 0 { throw reject(name, "starts on another disk; split or spanned archives are not supported") }
-            if flags & (ZipConst.flagEncrypted | ZipConst.flagStrongEncryption | ZipConst.flagMaskedHeaders) != 0 || method == 99 {
+            if flags & (ZipConst.flagStrongEncryption | ZipConst.flagMaskedHeaders) != 0
+                || (flags & ZipConst.flagEncrypted != 0 && rawMethod != ZipAESConst.method) {
                 throw reject(name, "is encrypted; decrypt the archive with the tool that made it and import the result")
+            }
+            var method = rawMethod
+            var aes: ZipAESInfo?
+            if method == ZipAESConst.method {
+                guard flags & ZipConst.flagEncrypted != 0, let (info, actual) = aesExtra else {
+                    throw reject(name, "is encrypted (method 99) but lacks the encryption flag or a valid WinZip AES extra field (0x9901); the archive is corrupt")
+                }
+                guard password != nil else {
+                    throw reject(name, "is encrypted (WinZip AES); give its password (CAIRN_PASSWORD, --password-file or --password-command)")
+                }
+                guard csize >= info.overhead else {
+                    throw reject(name, "is encrypted but its \(csize) bytes of data cannot hold the \(info.overhead)-byte AES salt, verifier and authentication code; the archive is corrupt")
+                }
+                aes = info
+                method = actual
             }
             if method != 0 && method != 8 {
                 throw reject(name, "uses compression method \(method), which is unsupported (only store and deflate are); re-create the archive with deflate")
@@ -332,7 +361,7 @@ public final class ZipReader {
             if kind == .directory && (usize != 0 || csize > 2) {
                 throw reject(name, "is a directory but has \(usize) bytes of content; the archive is corrupt or hostile")
             }
-            if method == 0 && csize != usize {
+            if method == 0 && csize - (aes?.overhead ?? 0) != usize {
                 throw reject(name, "is stored uncompressed but declares compressed size \(csize) and size \(usize); the sizes lie, the archive is corrupt")
             }
             if limits.checkRatioOnOpen && usize > limits.ratioFloor && usize / max(csize, 1) > limits.maxRatio {
@@ -346,7 +375,7 @@ public final class ZipReader {
             entries.append(ZipEntry(index: index, name: name, path: path.escaped, nameBytes: nameBytes, pathName: path, kind: kind, mode: mode,
                                     mtime: mtime ?? ZipTime.unix(dosTime: dosTime, dosDate: dosDate),
                                     method: method, flags: flags, crc: crc, compressedSize: csize, size: usize,
-                                    localHeaderOffset: offset, targetBytes: nil, storedName: storedName, dataLimit: 0))
+                                    localHeaderOffset: offset, targetBytes: nil, storedName: storedName, dataLimit: 0, aes: aes))
             p = next
         }
         if p != cd.count {

@@ -122,8 +122,10 @@ public struct ZipSizeEstimator: Sendable {
     public private(set) var count: UInt64 = 0
     /// False once a deflated entry made the total a bound rather than an exact size.
     public private(set) var isExact = true
+    /// Sizes for an encrypted archive (`ZipWriter(sink:encryption:)`).
+    public let encrypted: Bool
 
-    public init() {}
+    public init(encrypted: Bool = false) { self.encrypted = encrypted }
 
     /// Upper bound of raw deflate output for `n` input bytes at the default window and memory
     /// level (zlib's `deflateBound` for those parameters, plus a margin).
@@ -136,16 +138,18 @@ public struct ZipSizeEstimator: Sendable {
         let nameLength = try ZipWriter.entryName(e.name, kind: e.kind).count
         let size = e.kind == .directory ? 0 : e.size
         let method: ZipMethod = e.kind == .file ? e.method : .store
-        let compressed: UInt64
+        let aes = encrypted && e.kind == .file
+        var compressed: UInt64
         if case .deflate = method {
             compressed = ZipSizeEstimator.deflateBound(size)
             isExact = false
         } else {
             compressed = size
         }
-        let zip64 = ZipLayout.localZip64(size: size, method: method)
-        centralDirectorySize += ZipLayout.centralHeaderLength(nameLength: nameLength, uncompressed: size, compressed: compressed, offset: offset)
-        offset += ZipLayout.localHeaderLength(nameLength: nameLength, zip64: zip64) + compressed + ZipLayout.descriptorLength(zip64: zip64)
+        if aes { compressed += ZipAESInfo.written.overhead }
+        let zip64 = ZipLayout.localZip64(size: size, method: method, aes: aes)
+        centralDirectorySize += ZipLayout.centralHeaderLength(nameLength: nameLength, uncompressed: size, compressed: compressed, offset: offset, aes: aes)
+        offset += ZipLayout.localHeaderLength(nameLength: nameLength, zip64: zip64, aes: aes) + compressed + ZipLayout.descriptorLength(zip64: zip64)
         count += 1
     }
 
@@ -171,6 +175,9 @@ public final class ZipWriter {
     private var finished = false
     /// The compressor of deflated entries (ParallelDeflate.swift: all cores), made on first use.
     private var deflater: ParallelDeflate?
+    private let encryption: ZipEncryption?
+    /// The open entry's encryptor (encrypted archives, file entries).
+    private var cipher: ZipAESEncryptor?
 
     private struct OpenEntry {
         var record: ZipCentralRecord
@@ -184,9 +191,12 @@ public final class ZipWriter {
     private let deflateWorkers: Int
 
     /// A writer to `sink`. Deflated entries are compressed on `deflateWorkers` threads
-    /// (ParallelDeflate.swift); the archive bytes do not depend on that number.
-    public init(sink: ByteSink, deflateWorkers: Int = ChunkPipeline.defaultWorkers) {
+    /// (ParallelDeflate.swift); the archive bytes do not depend on that number. With
+    /// `encryption`, every file entry's content is AES-256 encrypted (WinZip AE-2, ZipAES.swift);
+    /// names, sizes, times and symlink targets stay readable.
+    public init(sink: ByteSink, encryption: ZipEncryption? = nil, deflateWorkers: Int = ChunkPipeline.defaultWorkers) {
         self.sink = sink
+        self.encryption = encryption
         self.deflateWorkers = deflateWorkers
     }
 
@@ -246,9 +256,9 @@ public final class ZipWriter {
                 }
             }
             if e.deflate {
-                e.record.compressed += try deflater!.write(bytes) { try emit($0) }
+                e.record.compressed += try deflater!.write(bytes) { try emitData($0) }
             } else {
-                try emit(bytes)
+                try emitData(bytes)
                 e.record.compressed += n
             }
             open = e
@@ -264,7 +274,13 @@ public final class ZipWriter {
     public func finishFile(knownCRC: UInt32? = nil) throws {
         guard var e = open, !failed else { throw misuse("finishFile called without an open entry") }
         do {
-            if e.deflate { e.record.compressed += try deflater!.finish { try emit($0) } }
+            if e.deflate { e.record.compressed += try deflater!.finish { try emitData($0) } }
+            if let c = cipher {
+                let code = c.authCode()
+                try emit(code)
+                e.record.compressed += UInt64(code.count)
+                cipher = nil
+            }
             if let expected = e.expectedSize, e.record.uncompressed != expected {
                 throw CairnError(.invalidInput, "ZIP entry \(ZipLE.quote(e.name.escaped)) got \(e.record.uncompressed) bytes but declared \(expected); the source changed while exporting, run the export again")
             }
@@ -277,6 +293,7 @@ public final class ZipWriter {
                 guard let k = knownCRC else { throw misuse("finishFile for \(ZipLE.quote(e.name.escaped)) needs knownCRC (the entry began with precomputedCRC: true)") }
                 e.record.crc = k
             }
+            if e.record.aes { e.record.crc = 0 }  // AE-2: the authentication code replaces CRC-32
             if !e.record.localZip64 && (e.record.compressed >= ZipConst.max32 || e.record.uncompressed >= ZipConst.max32) {
                 throw misuse("ZIP entry \(ZipLE.quote(e.name.escaped)) reached 4 GiB but was declared smaller")
             }
@@ -379,14 +396,15 @@ public final class ZipWriter {
         let nameBytes = try Self.entryName(name, kind: kind)
         let seconds = ZipTime.seconds(fromNs: mtimeNs)
         let dos = ZipTime.dos(seconds)
-        let zip64 = ZipLayout.localZip64(size: size, method: method)
-        let record = ZipCentralRecord(
+        let aes = encryption != nil && kind == .file
+        let zip64 = ZipLayout.localZip64(size: size, method: method, aes: aes)
+        var record = ZipCentralRecord(
             nameStart: names.count, nameLength: nameBytes.count, crc: 0,
             externalAttributes: ZipLayout.externalAttributes(kind: kind, permissions: mode),
             mtime: ZipTime.unix32(seconds), method: method.code, dosTime: dos.time, dosDate: dos.date,
-            localZip64: zip64, compressed: 0, uncompressed: 0, offset: bytesWritten)
-        var w = BinaryWriter(capacity: Int(ZipLayout.localHeaderLength(nameLength: nameBytes.count, zip64: zip64)))
-        ZipRecords.localHeader(&w, name: nameBytes, method: method.code, dosTime: dos.time, dosDate: dos.date, mtime: record.mtime, zip64: zip64)
+            localZip64: zip64, compressed: 0, uncompressed: 0, offset: bytesWritten, aes: aes)
+        var w = BinaryWriter(capacity: Int(ZipLayout.localHeaderLength(nameLength: nameBytes.count, zip64: zip64, aes: aes)))
+        ZipRecords.localHeader(&w, name: nameBytes, method: method.code, dosTime: dos.time, dosDate: dos.date, mtime: record.mtime, zip64: zip64, aes: aes)
         var isDeflate = false
         if case .deflate(let level) = method {
             isDeflate = true
@@ -394,6 +412,13 @@ public final class ZipWriter {
         }
         do {
             try emit(w.bytes)
+            cipher = nil
+            if aes, let enc = encryption {
+                let c = try ZipAESEncryptor(password: enc.password)
+                try emit(c.header)
+                record.compressed = UInt64(c.header.count)
+                cipher = c
+            }
         } catch {
             failed = true
             throw error
@@ -409,6 +434,11 @@ public final class ZipWriter {
     private func emit(_ bytes: UnsafeRawBufferPointer) throws {
         try sink.write(bytes)
         bytesWritten += UInt64(bytes.count)
+    }
+
+    /// Entry content (stored bytes or deflate output): encrypted when the entry is.
+    private func emitData(_ bytes: UnsafeRawBufferPointer) throws {
+        if let c = cipher { try c.encrypt(bytes) { try emit($0) } } else { try emit(bytes) }
     }
 
     private func emit(_ bytes: [UInt8]) throws {

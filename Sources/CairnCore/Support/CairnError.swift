@@ -27,6 +27,8 @@ public struct CairnError: Error, CustomStringConvertible, Sendable, Equatable {
         case filesInUse = "files-in-use"
         case metadataMismatch = "metadata-mismatch"
         case hookFailed = "hook-failed"
+        case wrongPassword = "wrong-password"
+        case keyMissing = "key-missing"
         case usage = "usage"
         case interrupted = "interrupted"
         case terminated = "terminated"
@@ -51,6 +53,8 @@ public struct CairnError: Error, CustomStringConvertible, Sendable, Equatable {
             case .filesInUse: return 22
             case .metadataMismatch: return 23
             case .hookFailed: return 24
+            case .wrongPassword: return 28
+            case .keyMissing: return 29
             case .usage: return 64
             case .interrupted: return 130
             case .terminated: return 143
