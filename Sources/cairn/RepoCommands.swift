@@ -151,6 +151,8 @@ struct SnapshotJSON: Encodable {
     var bytesRead: UInt64?
     var failedSilos: [String: String]?
     var meta: [String: String]?
+    /// Set on snapshots made by `cairn copy`: the source repository and snapshot.
+    var copied: CopyOrigin?
 
     init(_ s: Snapshot, filesRead: Int? = nil, bytesRead: UInt64? = nil, failed: [String: String]? = nil) {
         id = s.id
@@ -167,5 +169,6 @@ struct SnapshotJSON: Encodable {
         self.bytesRead = bytesRead
         failedSilos = failed
         meta = s.record.meta
+        copied = s.record.copied
     }
 }
