@@ -40,8 +40,8 @@ struct CopyCmd: ParsableCommand {
             try source.lock(.shared, wait: global.wait, command: "copy")
             let chosen = try copier.select(CopySelection(refs: snapshots, silo: silo, tag: tag))
             let progress = Progress("copy")
-            progress.setTotal(files: chosen.reduce(0) { $0 + $1.record.silos.reduce(0) { $0 + $1.files } },
-                              bytes: chosen.reduce(UInt64(0)) { $0 + $1.record.silos.reduce(0) { $0 + $1.bytes } })
+            let size = SnapshotCopier.size(of: chosen)
+            progress.setTotal(files: size.files, bytes: size.bytes)
             copier.onProgress = { files, bytes, path in progress.update(done: files, bytes: bytes, current: path) }
             let result = try copier.copy(chosen)
             progress.finish()

@@ -107,7 +107,7 @@ public final class SnapshotCopier {
 
     public init(from source: Repository, to target: Repository) throws {
         guard source.config.id != target.config.id else {
-            throw CairnError(.invalidInput, "\(source.root) and \(target.root) are the same repository (id \(source.config.id)); copy to another repository")
+            throw CairnError(.invalidInput, "\(source.root) and \(target.root) are the same repository (id \(source.config.id); or one is a file-level copy of the other, which holds its snapshots already); copy to another repository")
         }
         self.source = source
         self.target = target
@@ -135,6 +135,21 @@ public final class SnapshotCopier {
         return out
     }
 
+    /// Files and bytes a snapshot's record claims (a record is data: sums saturate, never trap).
+    public static func size(of snapshots: [Snapshot]) -> (files: Int, bytes: UInt64) {
+        var files = 0, bytes: UInt64 = 0
+        for s in snapshots {
+            for silo in s.record.silos {
+                let f = files.addingReportingOverflow(max(0, silo.files)), b = bytes.addingReportingOverflow(silo.bytes)
+                files = f.overflow ? Int.max : f.partialValue
+                bytes = b.overflow ? UInt64.max : b.partialValue
+            }
+        }
+        return (files, bytes)
+    }
+
+    static func size(of s: Snapshot) -> (files: Int, bytes: UInt64) { size(of: [s]) }
+
     /// The target's copy of source snapshot `s`, if it has one: a record whose origin names it,
     /// or (when `s` is itself a copy of a target snapshot) that snapshot.
     func existingCopy(of s: Snapshot, in targets: [Snapshot]) -> Snapshot? {
@@ -152,14 +167,14 @@ public final class SnapshotCopier {
         var wroteBlocks = false
         for s in snapshots {
             let rec = s.record
+            let size = Self.size(of: s)
             let summary = { (id: String, copied: Bool) in
-                CopiedSnapshot(source: s.id, target: id, copied: copied, silos: rec.silos.map(\.name),
-                               files: rec.silos.reduce(0) { $0 + $1.files }, bytes: rec.silos.reduce(0) { $0 + $1.bytes })
+                CopiedSnapshot(source: s.id, target: id, copied: copied, silos: rec.silos.map(\.name), files: size.files, bytes: size.bytes)
             }
             if let t = existingCopy(of: s, in: targets) {
                 done.append(summary(t.id, false))
-                filesDone += rec.silos.reduce(0) { $0 + $1.files }
-                bytesDone += rec.silos.reduce(0) { $0 + $1.bytes }
+                filesDone = filesDone.addingReportingOverflow(size.files).overflow ? Int.max : filesDone + size.files
+                bytesDone = bytesDone.addingReportingOverflow(size.bytes).overflow ? UInt64.max : bytesDone + size.bytes
                 continue
             }
             if !wroteBlocks {

@@ -21,21 +21,28 @@ final class CopyWalk {
         origin = "in snapshot \(snapshot.shortId) of source repository \(copier.source.root)"
     }
 
-    /// Sends tree `id` (at `path`) and everything below it.
-    func tree(_ id: BlockId, path: FileName) throws {
+    /// Deepest tree nesting walked: far beyond any real directory depth (PATH_MAX allows
+    /// about 2 000 levels); a deeper source tree is refused rather than overflowing the stack.
+    static let maxDepth = 4096
+
+    /// Sends tree `id` (at `path`, `depth` levels below a silo root) and everything below it.
+    func tree(_ id: BlockId, path: FileName, depth: Int = 0) throws {
         if copier.visited.contains(id) { return }
         try Cancellation.check()
+        guard depth < Self.maxDepth else {
+            throw CairnError(.integrity, "tree \(id.hex) \(origin) is nested more than \(Self.maxDepth) levels deep; no copy of this snapshot was recorded; run `cairn check --repo \(copier.source.root)`")
+        }
         let bytes = try reader.readMeta(id, context: "(tree of \(path.escaped) \(origin)) ")
         let t = try Tree.decode(bytes, what: "tree \(id.hex) of \(path.escaped) \(origin)")
         for e in t.entries {
             let p = path.appending(e.name)
             switch e.kind {
             case .directory:
-                if let sub = e.subtree { try tree(sub, path: p) }
+                if let sub = e.subtree { try tree(sub, path: p, depth: depth + 1) }
             case .file:
                 try file(e, path: p)
-                copier.filesDone += 1
-                copier.bytesDone &+= e.size
+                copier.filesDone &+= 1
+                copier.bytesDone &+= e.size  // progress only
                 copier.onProgress?(copier.filesDone, copier.bytesDone, p)
             case .symlink:
                 break
@@ -73,7 +80,7 @@ final class CopyWalk {
     }
 
     private func mismatch(_ path: FileName, _ e: TreeEntry, _ total: String) -> CairnError {
-        CairnError(.integrity, "\(path.escaped) \(origin) has blocks covering \(total) bytes but its entry says \(e.size); nothing was copied for this snapshot: run `cairn check --read-data --repo \(copier.source.root)`")
+        CairnError(.integrity, "\(path.escaped) \(origin) has blocks covering \(total) bytes but its entry says \(e.size); no copy of this snapshot was recorded; run `cairn check --read-data --repo \(copier.source.root)`")
     }
 
     /// Sends one data block unless the target has it: looked up in the target before the source is read.
@@ -88,7 +95,7 @@ final class CopyWalk {
         // Verified on reading: SHA-256 of the plaintext equals the block's id.
         try reader.read(loc, into: &raw, context: context)
         guard UInt64(raw.count) == r.length else {
-            throw CairnError(.integrity, "block \(r.id.hex) \(context)holds \(raw.count) bytes but the file's entry says \(r.length); nothing was copied for this snapshot: run `cairn check --read-data --repo \(copier.source.root)`")
+            throw CairnError(.integrity, "block \(r.id.hex) \(context)holds \(raw.count) bytes but the file's entry says \(r.length); no copy of this snapshot was recorded; run `cairn check --read-data --repo \(copier.source.root)`")
         }
         try raw.withUnsafeBytes { rawBuf in
             let crc = CRC32.checksum(rawBuf)
