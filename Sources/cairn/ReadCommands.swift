@@ -47,6 +47,7 @@ struct ShowCmd: ParsableCommand {
             if !rec.tags.isEmpty { Out.line("tags     \(rec.tags.joined(separator: ", "))") }
             if !rec.message.isEmpty { Out.line("message  \(rec.message)") }
             if let m = rec.meta, !m.isEmpty { Out.line("meta     \(SnapshotMeta.format(m))") }
+            if let c = rec.copied { Out.line("copied   from snapshot \(c.snapshot.prefix(12)) of repository \(c.repository) at \(formatTime(c.copiedAtNs))") }
             Out.line("added    \(human(rec.bytesAdded)) in \(rec.blocksAdded) blocks\(rec.partial ? " (partial snapshot)" : "")")
             for silo in rec.silos {
                 Out.line("silo \(silo.name) (\(silo.kind), \(silo.source)): \(silo.files) files, \(silo.dirs) dirs, \(silo.symlinks) symlinks, \(human(silo.bytes))\(silo.sqliteDatabases > 0 ? ", \(silo.sqliteDatabases) live SQLite" : "")")

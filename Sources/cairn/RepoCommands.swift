@@ -186,6 +186,8 @@ struct SnapshotJSON: Encodable {
     var bytesRead: UInt64?
     var failedSilos: [String: String]?
     var meta: [String: String]?
+    /// Set on snapshots made by `cairn copy`: the source repository and snapshot.
+    var copied: CopyOrigin?
 
     init(_ s: Snapshot, filesRead: Int? = nil, bytesRead: UInt64? = nil, failed: [String: String]? = nil) {
         id = s.id
@@ -202,6 +204,7 @@ struct SnapshotJSON: Encodable {
         self.bytesRead = bytesRead
         failedSilos = failed
         meta = s.record.meta
+        copied = s.record.copied
     }
 }
 

@@ -45,6 +45,9 @@ public struct SnapshotRecord: Codable, Sendable, Equatable {
     /// Application metadata (`snapshot --meta KEY=VALUE`); absent when none was given, so
     /// records without it keep their bytes (and ids).
     public var meta: [String: String]? = nil
+    /// Set on snapshots made by `cairn copy`: the source repository and snapshot (Copy/Copy.swift).
+    /// Absent on other snapshots, so their records keep their bytes (and ids).
+    public var copied: CopyOrigin? = nil
 
     public var date: Date { Date(timeIntervalSince1970: Double(timeNs) / 1e9) }
 
