@@ -219,8 +219,7 @@ public final class Snapshotter {
         guard name.bytes.last.map({ $0 == 0x6C || $0 == 0x6D }) ?? false else { return false } // "-wal", "-shm", "-journal"
         for suffix in SQLiteCapture.siblingSuffixBytes where name.hasSuffix(suffix) {
             let base = FileName(bytes: name.bytes.dropLast(suffix.count))
-            guard Self.contains(names, base), let p = dir.appending(base).utf8String else { continue }
-            if SQLiteCapture.isDatabase(p) { return true }
+            if Self.contains(names, base), SQLiteCapture.isDatabase(dir.appending(base)) { return true }
         }
         return false
     }
@@ -275,7 +274,7 @@ public final class Snapshotter {
             e.links = st.links
             if st.links > 1 { e.device = st.device }
             let wasSQLite = parent.map { $0.flags & TreeEntry.flagSQLite != 0 } ?? false
-            let fp = wasSQLite ? path.utf8String.map { SQLiteCapture.fingerprint($0) } ?? 0 : 0
+            let fp = wasSQLite ? SQLiteCapture.fingerprint(path) : 0
             progress.currentPath = dir
             if let p = parent, p.kind == .file, p.size == st.size, p.mtime == st.mtime, p.ctime == st.ctime,
                p.inode == st.inode, p.fingerprint == fp, p.flags & TreeEntry.flagChangedWhileReading == 0,
@@ -317,8 +316,9 @@ public final class Snapshotter {
     func readFile(in dirfd: Int32, name: FileName, path: FileName, stat st: FileStat, into e: inout TreeEntry, counts: inout Counts) throws -> Bool {
         counts.filesRead += 1
         filesRead += 1
-        // SQLite opens databases by path: only paths that are valid UTF-8 are captured live.
-        if st.size >= 16, let sp = path.utf8String, SQLiteCapture.isDatabase(sp) {
+        // SQLite opens databases by path (raw bytes, whether valid UTF-8 or not).
+        if st.size >= 16, SQLiteCapture.isDatabase(path) {
+            let sp = path
             let tmp = try repo.temporaryPath("sqlite")
             defer { unlink(tmp); unlink(tmp + "-journal"); unlink(tmp + "-wal") }
             let fp = SQLiteCapture.fingerprint(sp)
@@ -338,7 +338,7 @@ public final class Snapshotter {
                 progress.bytesRead += r.length
                 return true
             } catch let err as CairnError {
-                warnings.append("\(sp): SQLite backup failed (\(err.message)); stored as a plain file")
+                warnings.append("\(sp.escaped): SQLite backup failed (\(err.message)); stored as a plain file")
             }
         }
         var attempt = 0
