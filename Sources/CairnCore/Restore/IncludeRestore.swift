@@ -13,7 +13,7 @@ extension Restorer {
     /// In-place partial restore: journal of the touched directories, safety snapshot, then
     /// one atomic replacement per included path.
     func includeInPlace(_ plans: [Plan], snap: Snapshot, token: String, materializer m: Materializer) throws -> String? {
-        var dirs = Set<String>()
+        var dirs = Set<FileName>()
         for p in plans { try walkIncluded(p, root: p.target, token: token, materializer: nil, dirs: &dirs) }
         let journal = RestoreJournal(token: token, snapshot: snap.id, pid: getpid(), host: FS.hostname(), state: .include,
                                      silos: [], includeDirs: dirs.sorted())
@@ -21,7 +21,7 @@ extension Restorer {
         let safety = try takeSafetySnapshot(plans, snap: snap)
         // Each replaced file must be durable before its rename: fsync one by one here.
         m.fsyncEach = true
-        var ignored = Set<String>()
+        var ignored = Set<FileName>()
         for p in plans { try walkIncluded(p, root: p.target, token: token, materializer: m, dirs: &ignored) }
         try RestoreJournal.remove(repo.layout)
         return safety
@@ -29,21 +29,21 @@ extension Restorer {
 
     /// Writes the included entries of one silo below `root` (used by --to with --include too).
     func writeIncluded(_ p: Plan, root: String, token: String?, materializer m: Materializer) throws {
-        var dirs = Set<String>()
+        var dirs = Set<FileName>()
         try walkIncluded(p, root: root, token: token ?? "to", materializer: m, dirs: &dirs)
     }
 
     /// Walks the silo's tree; with a materializer, writes included entries, otherwise only
-    /// collects the directories that would receive temporary files. Paths are bytes; the
-    /// journal records directories as text (`FileName.jsonText`).
-    func walkIncluded(_ p: Plan, root: String, token: String, materializer m: Materializer?, dirs: inout Set<String>) throws {
+    /// collects the directories that would receive temporary files. Paths are bytes, and so
+    /// are the journal's directories (names in JSON, Docs/Format.md).
+    func walkIncluded(_ p: Plan, root: String, token: String, materializer m: Materializer?, dirs: inout Set<FileName>) throws {
         let matcher = IncludeMatcher(options.include, silo: p.name)
         let rootPath = FileName(utf8: root)
         if p.kind == "file" {
             let t = try repo.tree(p.tree, reader: reader, path: p.name)
             guard let e = t.entries.first, matcher.includes(e.name) else { return }
             let target = options.to == nil ? rootPath : rootPath.appending(e.name)
-            dirs.insert(options.to == nil ? FS.parent(root) : root)
+            dirs.insert(FileName(utf8: options.to == nil ? FS.parent(root) : root))
             if let m { try place(e, at: target, display: p.name + "/" + e.name.escaped, token: token, materializer: m) }
             return
         }
@@ -51,7 +51,7 @@ extension Restorer {
     }
 
     private func walkDir(_ id: BlockId, liveDir: FileName, rel: FileName, silo: String, matcher: IncludeMatcher, token: String,
-                         materializer m: Materializer?, dirs: inout Set<String>) throws {
+                         materializer m: Materializer?, dirs: inout Set<FileName>) throws {
         let t = try repo.tree(id, reader: reader, path: silo + (rel.isEmpty ? "" : "/" + rel.escaped))
         for e in t.entries {
             let r = rel.appending(e.name)
@@ -66,11 +66,11 @@ extension Restorer {
                         try? FS.setTimes(path, e.mtime)
                     }
                 } else if matcher.includes(r) {
-                    dirs.insert(liveDir.jsonText)
+                    dirs.insert(liveDir)
                     if let m { try place(e, at: path, display: display, token: token, materializer: m) }
                 } else if try subtreeHasMatch(sub, rel: r, matcher: matcher, silo: silo) {
                     // A parent of included paths that the live silo lacks: create it with the snapshot's mode.
-                    dirs.insert(liveDir.jsonText)
+                    dirs.insert(liveDir)
                     if m != nil {
                         if live != nil { continue } // a non-directory sits there and is not selected: leave it
                         if path.withCString({ mkdir($0, mode_t(e.mode & 0o7777)) }) != 0 { throw CairnError.posix("cannot create directory", path: path.escaped) }
@@ -78,7 +78,7 @@ extension Restorer {
                     try walkDir(sub, liveDir: path, rel: r, silo: silo, matcher: matcher, token: token, materializer: m, dirs: &dirs)
                 }
             } else if matcher.includes(r) {
-                dirs.insert(liveDir.jsonText)
+                dirs.insert(liveDir)
                 if let m { try place(e, at: path, display: display, token: token, materializer: m) }
             }
         }

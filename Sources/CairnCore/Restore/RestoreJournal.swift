@@ -50,7 +50,45 @@ public struct RestoreJournal: Codable, Sendable, Equatable {
     public var state: State
     public var silos: [JournalSilo]
     /// Include mode: directories where temporary files named `.cairn-restore-TOKEN-*` may exist.
-    public var includeDirs: [String]
+    /// Bytes: stored as a list of names in JSON (`includeDirs` + `includeDirsBytes`, Format.md).
+    public var includeDirs: [FileName]
+
+    public init(token: String, snapshot: String, pid: Int32, host: String, state: State, silos: [JournalSilo], includeDirs: [FileName]) {
+        (self.token, self.snapshot, self.pid, self.host, self.state, self.silos, self.includeDirs) = (token, snapshot, pid, host, state, silos, includeDirs)
+    }
+
+    enum CodingKeys: String, CodingKey { case version, token, snapshot, pid, host, state, silos, includeDirs, includeDirsBytes }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        version = try c.decode(Int.self, forKey: .version)
+        token = try c.decode(String.self, forKey: .token)
+        snapshot = try c.decode(String.self, forKey: .snapshot)
+        pid = try c.decode(Int32.self, forKey: .pid)
+        host = try c.decode(String.self, forKey: .host)
+        state = try c.decode(State.self, forKey: .state)
+        silos = try c.decode([JournalSilo].self, forKey: .silos)
+        let texts = try c.decode([String].self, forKey: .includeDirs)
+        let bytes = try c.decodeIfPresent([String?].self, forKey: .includeDirsBytes)
+        guard let dirs = FileName.fromJSONList(texts: texts, bytes: bytes) else {
+            throw DecodingError.dataCorruptedError(forKey: .includeDirsBytes, in: c, debugDescription: "includeDirsBytes does not match includeDirs")
+        }
+        includeDirs = dirs
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(version, forKey: .version)
+        try c.encode(token, forKey: .token)
+        try c.encode(snapshot, forKey: .snapshot)
+        try c.encode(pid, forKey: .pid)
+        try c.encode(host, forKey: .host)
+        try c.encode(state, forKey: .state)
+        try c.encode(silos, forKey: .silos)
+        let (texts, bytes) = FileName.jsonList(includeDirs)
+        try c.encode(texts, forKey: .includeDirs)
+        try c.encodeIfPresent(bytes, forKey: .includeDirsBytes)
+    }
 
     static func path(_ layout: RepositoryLayout) -> String { layout.root + "/restore-journal.json" }
     static func lockPath(_ layout: RepositoryLayout) -> String { layout.root + "/restore.lock" }
@@ -99,11 +137,21 @@ public struct RestoreJournal: Codable, Sendable, Equatable {
             guard s.siblings.allSatisfy({ SQLiteCapture.siblingSuffixes.contains($0) }) else { throw bad("unknown sibling suffix for silo '\(s.name)'") }
         }
         for d in includeDirs {
-            guard FS.absolute(d) == d, registered.contains(where: { r in
-                guard r.kind == .path, let t = r.path else { return false }
-                // Inside a silo's directory, or beside a single-file silo.
-                return d == t || d.hasPrefix(t + "/") || d == FS.parent(t)
-            }) else { throw bad("include directory \(d.prefix(200)) is not inside a registered silo") }
+            guard Self.isCanonicalAbsolute(d), registered.contains(where: { r in
+                guard r.kind == .path, let path = r.path else { return false }
+                // Inside a silo's directory, or beside a single-file silo (byte comparisons).
+                let t = FileName(utf8: path)
+                return d == t || d.hasPrefix(t.bytes + [0x2F]) || d == FileName(utf8: FS.parent(path))
+            }) else { throw bad("include directory \(d.escaped.prefix(200)) is not inside a registered silo") }
+        }
+    }
+
+    /// `/` or `/A/B...` with no empty, `.` or `..` component, checked byte by byte.
+    static func isCanonicalAbsolute(_ p: FileName) -> Bool {
+        guard p.bytes.first == 0x2F else { return false }
+        if p.bytes.count == 1 { return true }
+        return p.bytes.dropFirst().split(separator: 0x2F, omittingEmptySubsequences: false).allSatisfy { c in
+            !c.isEmpty && !c.elementsEqual([0x2E]) && !c.elementsEqual([0x2E, 0x2E])
         }
     }
 
@@ -218,8 +266,9 @@ enum RestoreSwap {
             report = "an interrupted restore of snapshot \(j.snapshot.prefix(12)) was completed: silos \(j.silos.map(\.name).joined(separator: ", ")) hold the restored state"
         case .include:
             let prefix = ".cairn-restore-\(j.token)-"
-            for d in j.includeDirs where FS.exists(d) {
-                for n in (try? FS.list(d)) ?? [] where n.hasPrefix(prefix) { try FS.removeTree(d + "/" + n) }
+            let prefixBytes = Array(prefix.utf8)
+            for d in j.includeDirs where (try? FS.lstatIfExists(d))?.kind == .directory {
+                for n in (try? FS.list(d)) ?? [] where n.hasPrefix(prefixBytes) { try FS.removeTree(d.appending(n)) }
             }
             report = "an interrupted partial (--include) restore of snapshot \(j.snapshot.prefix(12)) was cleaned up: each file is wholly old or new"
         }

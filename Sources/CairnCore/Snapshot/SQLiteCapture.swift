@@ -3,7 +3,9 @@
 // Quiescent databases (no WAL frames) are read in place, byte for byte, under a read
 // transaction (`readQuiescent`, no copy). Others go through SQLite's online backup API,
 // which copies every page under one read transaction into a temporary file in the
-// repository; that copy is chunked like any file and removed.
+// repository; that copy is chunked like any file and removed. Database paths are bytes
+// (`FileName`): SQLite's unix VFS hands the name to open(2) unchanged, so a path that is not
+// valid UTF-8 is captured live like any other.
 
 import CSQLite
 #if canImport(Glibc)
@@ -20,8 +22,10 @@ public enum SQLiteCapture {
     public static let siblingSuffixBytes: [[UInt8]] = siblingSuffixes.map { Array($0.utf8) }
 
     /// True when `path` starts with the SQLite header.
-    public static func isDatabase(_ path: String) -> Bool {
-        guard let f = try? PosixFile.open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK) else { return false }
+    public static func isDatabase(_ path: FileName) -> Bool {
+        let fd = path.withCString { Glibc.open($0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) }
+        guard fd >= 0 else { return false }
+        let f = PosixFile(fd: fd, path: path.escaped)
         defer { f.close() }
         var buf = [UInt8](repeating: 0, count: 16)
         let n = (try? buf.withUnsafeMutableBytes { try f.readFully(into: $0.baseAddress!, count: 16) }) ?? 0
@@ -29,8 +33,8 @@ public enum SQLiteCapture {
     }
 
     /// Change-detection fingerprint of the database's WAL sibling (0 when there is none).
-    public static func fingerprint(_ path: String) -> UInt64 {
-        guard let st = try? FS.lstatIfExists(path + "-wal"), st.kind == .file else { return 0 }
+    public static func fingerprint(_ path: FileName) -> UInt64 {
+        guard let st = try? FS.lstatIfExists(FileName(bytes: path.bytes + Array("-wal".utf8))), st.kind == .file else { return 0 }
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for v in [st.size, UInt64(bitPattern: st.mtimeNs), st.inode] {
             h = (h ^ v) &* 0x100_0000_01b3
@@ -46,17 +50,17 @@ public enum SQLiteCapture {
     /// emptied under it), and the file is exactly `page_count x page_size` bytes. `body` reads
     /// the open file while the transaction is held. Returns nil, without calling `body`, when
     /// any condition fails: the caller then takes a `backup` copy.
-    public static func readQuiescent<T>(_ path: String, _ body: (PosixFile) throws -> T) throws -> T? {
+    public static func readQuiescent<T>(_ path: FileName, _ body: (PosixFile) throws -> T) throws -> T? {
         var db: OpaquePointer?
         defer { sqlite3_close_v2(db) }
-        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK else { return nil }
+        guard path.withCString({ sqlite3_open_v2($0, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil) }) == SQLITE_OK else { return nil }
         sqlite3_busy_timeout(db, 30_000)
         guard sqlite3_exec(db, "BEGIN", nil, nil, nil) == SQLITE_OK else { return nil }
         defer { _ = sqlite3_exec(db, "COMMIT", nil, nil, nil) }
         // The first read takes the SHARED lock and fixes the snapshot; the pragmas read it.
         guard integer(db, "SELECT count(*) FROM sqlite_master") != nil,
               let pages = integer(db, "PRAGMA page_count"), let pageSize = integer(db, "PRAGMA page_size") else { return nil }
-        if let wal = try FS.lstatIfExists(path + "-wal"), wal.size != 0 { return nil }
+        if let wal = try FS.lstatIfExists(FileName(bytes: path.bytes + Array("-wal".utf8))), wal.size != 0 { return nil }
         let (size, overflow) = pages.multipliedReportingOverflow(by: pageSize)
         guard !overflow, pages > 0 else { return nil }
         let f = try PosixFile.open(path, O_RDONLY | O_NOFOLLOW)
@@ -76,7 +80,7 @@ public enum SQLiteCapture {
     }
 
     /// Copies a consistent state of the database at `source` into a new file at `destination`.
-    public static func backup(source: String, destination: String) throws {
+    public static func backup(source: FileName, destination: String) throws {
         var src: OpaquePointer?
         var dst: OpaquePointer?
         defer {
@@ -85,9 +89,10 @@ public enum SQLiteCapture {
         }
         func fail(_ db: OpaquePointer?, _ what: String) -> CairnError {
             let msg = db.map { String(cString: sqlite3_errmsg($0)) } ?? "unknown error"
-            return CairnError(.io, "cannot capture SQLite database \(source) (\(what): \(msg)); make sure it is readable and not corrupt", path: source)
+            return CairnError(.io, "cannot capture SQLite database \(source.escaped) (\(what): \(msg)); make sure it is readable and not corrupt",
+                              path: source.escaped)
         }
-        guard sqlite3_open_v2(source, &src, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK else { throw fail(src, "open") }
+        guard source.withCString({ sqlite3_open_v2($0, &src, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil) }) == SQLITE_OK else { throw fail(src, "open") }
         sqlite3_busy_timeout(src, 30_000)
         guard sqlite3_open_v2(destination, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK else { throw fail(dst, "create copy") }
         guard let b = sqlite3_backup_init(dst, "main", src, "main") else { throw fail(dst, "backup init") }

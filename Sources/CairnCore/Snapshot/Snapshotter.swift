@@ -293,8 +293,9 @@ public final class Snapshotter {
     func readFile(in dirfd: Int32, name: FileName, path: FileName, stat st: FileStat, into e: inout TreeEntry, counts: inout Counts) throws -> Bool {
         counts.filesRead += 1
         filesRead += 1
-        // SQLite opens databases by path: only paths that are valid UTF-8 are captured live.
-        if st.size >= 16, let sp = path.utf8String, SQLiteCapture.isDatabase(sp) {
+        // SQLite opens databases by path (raw bytes, whether valid UTF-8 or not).
+        if st.size >= 16, SQLiteCapture.isDatabase(path) {
+            let sp = path
             let tmp = try repo.temporaryPath("sqlite")
             defer { unlink(tmp); unlink(tmp + "-journal"); unlink(tmp + "-wal") }
             let fp = SQLiteCapture.fingerprint(sp)
@@ -321,7 +322,7 @@ public final class Snapshotter {
                 progress.bytesRead += r.length
                 return true
             } catch let err as CairnError {
-                warnings.append("\(sp): SQLite backup failed (\(err.message)); stored as a plain file")
+                warnings.append("\(sp.escaped): SQLite backup failed (\(err.message)); stored as a plain file")
             }
         }
         var attempt = 0

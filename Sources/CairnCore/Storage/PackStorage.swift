@@ -128,31 +128,48 @@ public final class LocalPackStorage: PackStorage {
     }
 }
 
-/// Packs in memory, for tests.
-public final class MemoryPackStorage: PackStorage {
-    public private(set) var packs: [String: [UInt8]] = [:]
+/// Packs in memory, for tests. Thread-safe: `BlockWriter` writes sealed packs from its
+/// background queue while the caller's thread reads others, so every access holds `lock`.
+public final class MemoryPackStorage: PackStorage, @unchecked Sendable {
+    private var stored: [String: [UInt8]] = [:]
+    private let lock = NSLockish()
     public init() {}
-    public func writePack(name: String, bytes: UnsafeRawBufferPointer) throws { packs[name] = Array(bytes) }
+    /// A copy of every pack, by name.
+    public var packs: [String: [UInt8]] { lock.locked { stored } }
+    public func writePack(name: String, bytes: UnsafeRawBufferPointer) throws {
+        let copy = Array(bytes)
+        lock.locked { stored[name] = copy }
+    }
     public func read(pack name: String, offset: UInt64, count: Int, into buffer: UnsafeMutableRawPointer) throws {
-        guard let p = packs[name], offset + UInt64(count) <= UInt64(p.count) else {
-            throw CairnError(.integrity, "pack \(name) is missing or short", path: name, offset: offset)
+        try lock.locked {
+            guard let p = stored[name], count >= 0, offset <= UInt64(p.count), UInt64(count) <= UInt64(p.count) - offset else {
+                throw CairnError(.integrity, "pack \(name) is missing or short", path: name, offset: offset)
+            }
+            p.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + Int(offset), byteCount: count) }
         }
-        p.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + Int(offset), byteCount: count) }
     }
     public func readAvailable(pack name: String, offset: UInt64, count: Int, into buffer: UnsafeMutableRawPointer) throws -> Int {
-        guard let p = packs[name], offset <= UInt64(p.count) else {
-            throw CairnError(.integrity, "pack \(name) is missing or short", path: name, offset: offset)
+        try lock.locked {
+            guard let p = stored[name], count >= 0, offset <= UInt64(p.count) else {
+                throw CairnError(.integrity, "pack \(name) is missing or short", path: name, offset: offset)
+            }
+            let n = min(count, p.count - Int(offset))
+            p.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + Int(offset), byteCount: n) }
+            return n
         }
-        let n = min(count, p.count - Int(offset))
-        p.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + Int(offset), byteCount: n) }
-        return n
     }
-    public func size(of name: String) throws -> UInt64 { UInt64(packs[name]?.count ?? 0) }
-    public func list() throws -> [String] { Array(packs.keys) }
-    public func remove(_ name: String) throws { packs[name] = nil }
+    public func size(of name: String) throws -> UInt64 { lock.locked { UInt64(stored[name]?.count ?? 0) } }
+    public func list() throws -> [String] { lock.locked { Array(stored.keys) } }
+    public func remove(_ name: String) throws { lock.locked { stored[name] = nil } }
     public func displayPath(_ name: String) -> String { "memory:\(name)" }
     /// Flips one byte (tests of corruption detection).
-    public func corrupt(_ name: String, at offset: Int) { packs[name]?[offset] ^= 0xff }
+    public func corrupt(_ name: String, at offset: Int) {
+        lock.locked {
+            guard var p = stored[name], p.indices.contains(offset) else { return }
+            p[offset] ^= 0xff
+            stored[name] = p
+        }
+    }
 }
 
 /// A tiny mutex over pthread, usable from Swift 6 without Foundation.

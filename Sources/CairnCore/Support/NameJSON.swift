@@ -25,3 +25,29 @@ extension FileName {
         return text.map { FileName(utf8: $0) }
     }
 }
+
+extension FileName {
+    /// A list of names as two JSON fields: `K` (the texts) and `KBytes`, aligned with `K`, holding
+    /// the base64 of each name that is not valid UTF-8 and `null` for the others. `KBytes` is nil
+    /// (the field is left out) when every name is valid UTF-8.
+    public static func jsonList(_ names: [FileName]) -> (texts: [String], bytes: [String?]?) {
+        let bytes = names.map(\.jsonBase64)
+        return (names.map(\.jsonText), bytes.contains { $0 != nil } ? bytes : nil)
+    }
+
+    /// Decodes a list written by `jsonList`, strictly: nil when `bytes` is not aligned with
+    /// `texts`, holds invalid base64, or a decoded name is valid UTF-8 or does not escape to its
+    /// text (a list no writer produces).
+    public static func fromJSONList(texts: [String], bytes: [String?]?) -> [FileName]? {
+        guard let bytes else { return texts.map { FileName(utf8: $0) } }
+        guard bytes.count == texts.count else { return nil }
+        var out: [FileName] = []
+        out.reserveCapacity(texts.count)
+        for (text, b) in zip(texts, bytes) {
+            guard let b else { out.append(FileName(utf8: text)); continue }
+            guard let name = fromJSON(text: nil, base64: b), !name.isValidUTF8, name.escaped == text else { return nil }
+            out.append(name)
+        }
+        return out
+    }
+}

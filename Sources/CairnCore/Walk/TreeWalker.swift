@@ -150,8 +150,8 @@ public struct TreeWalker {
         guard name.bytes.last.map({ $0 == 0x6C || $0 == 0x6D }) ?? false else { return false } // "-wal", "-shm", "-journal"
         for suffix in SQLiteCapture.siblingSuffixBytes where name.hasSuffix(suffix) {
             let base = FileName(bytes: name.bytes.dropLast(suffix.count))
-            guard Self.contains(names, base), let p = dir.path(of: base).utf8String else { continue }
-            if SQLiteCapture.isDatabase(p) { return true }
+            guard Self.contains(names, base) else { continue }
+            if SQLiteCapture.isDatabase(dir.path(of: base)) { return true }
         }
         return false
     }

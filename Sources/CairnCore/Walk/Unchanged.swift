@@ -18,9 +18,8 @@ public enum Unchanged {
         return true
     }
 
-    /// `file` for a live file at the byte path `path` (the fingerprint is read from `path-wal`;
-    /// a path that is not UTF-8 cannot be a captured database and has fingerprint 0).
+    /// `file` for a live file at the byte path `path` (the fingerprint is read from `path-wal`).
     public static func file(_ entry: TreeEntry, _ st: FileStat, path: @autoclosure () -> FileName) -> Bool {
-        file(entry, st) { path().utf8String.map { SQLiteCapture.fingerprint($0) } ?? 0 }
+        file(entry, st) { SQLiteCapture.fingerprint(path()) }
     }
 }
