@@ -193,26 +193,30 @@ struct PruneCmd: ParsableCommand {
 struct UnlockCmd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "unlock",
-        abstract: "List lock holders and remove stale lock info left by dead processes.",
-        discussion: "A holder is stale when its process is gone on this host, or when nobody holds the lock at all. Live holders are named and left alone (exit 12).")
+        abstract: "List lock holders and remove stale locks left by dead processes.",
+        discussion: "A lock is stale when its process is gone on this host, or when it was not refreshed for the stale timeout (30 minutes). Live holders are named and left alone (exit 12); --remove-all removes every lock, for a machine known to be down.")
     @OptionGroup var global: GlobalOptions
+    @Flag(name: .customLong("remove-all"), help: "Remove every lock, also those of processes that may still run (on other machines).")
+    var removeAll = false
 
     func run() throws {
         try guarded {
             let r = try Repository.open(at: try global.repoPath())
-            let res = try RepositoryLock.removeStale(r.layout)
-            struct HolderJSON: Encodable { var pid: Int32; var host: String; var mode: String; var command: String; var file: String }
-            func j(_ h: RepositoryLock.Holder) -> HolderJSON { HolderJSON(pid: h.pid, host: h.host, mode: h.mode, command: h.command, file: h.file) }
+            let res = try r.removeStaleLocks(all: removeAll)
+            struct HolderJSON: Encodable { var pid: Int32; var host: String; var mode: String; var command: String; var file: String; var stale: String? }
+            func j(_ h: RepositoryLock.Holder) -> HolderJSON { HolderJSON(pid: h.pid, host: h.host, mode: h.mode, command: h.command, file: h.file, stale: h.staleReason) }
             if global.json {
                 try Out.json(["removed": res.removed.map(j), "live": res.live.map(j)])
             } else {
-                for h in res.removed { Out.line("removed stale lock of pid \(h.pid) on \(h.host) (\(h.command), \(h.mode)): the process is gone") }
-                if res.partialFiles > 0 { Out.line("removed \(res.partialFiles) half-written lock info files of dead processes") }
+                for h in res.removed {
+                    Out.line("removed \(h.stale ? "stale " : "")lock of pid \(h.pid) on \(h.host) (\(h.command), \(h.mode))\(h.staleReason.map { ": \($0)" } ?? "")")
+                }
+                if res.partialFiles > 0 { Out.line("removed \(res.partialFiles) format-1 lock info files of dead processes") }
                 if res.removed.isEmpty && res.live.isEmpty && res.partialFiles == 0 { Out.line("no locks held") }
             }
             if !res.live.isEmpty {
                 let names = res.live.map { "pid \($0.pid) on \($0.host) (\($0.command), \($0.mode))" }.joined(separator: ", ")
-                throw CairnError(.locked, "the lock is held by running \(names); not removed: wait for it to finish, or stop that process")
+                throw CairnError(.locked, "the lock is held by running \(names); not removed: wait for it to finish, stop that process, or pass --remove-all if it is on a machine known to be down")
             }
         }
     }

@@ -24,6 +24,41 @@ import Glibc
         func pruned(_ f: UInt64, _ r: UInt64) { m.lock(); prunes += 1; freed += f; repacked += r; m.unlock() }
     }
 
+    /// Runs one snapshot loop per silo (environment `envs[silo]`, e.g. its machine) and a
+    /// forget+prune loop (environment `pruneEnv`) until `deadline`, recording what they saw in `log`.
+    static func runLoops(_ repo: String, silos: [String: EvolvingSilo], envs: [String: [String: String]] = [:], pruneEnv: [String: String] = [:],
+                         extra: [String] = [], until deadline: Date, log: Log) {
+        let done = DispatchSemaphore(value: 0)
+        for (name, s) in silos {
+            Thread {
+                defer { done.signal() }
+                while Date() < deadline {
+                    do {
+                        let d = try s.advance()
+                        let r = try cairn(repo, ["snapshot", "--silo", name, "--json"] + extra, env: envs[name] ?? [:])
+                        if let id = snapshotId(fromJSON: r) { log.took(id, name, d) } else { log.fail("snapshot \(name) exited \(r.status): \(r.stderr)") }
+                    } catch { log.fail("snapshot loop \(name): \(error)") }
+                }
+            }.start()
+        }
+        Thread {
+            defer { done.signal() }
+            while Date() < deadline {
+                do {
+                    let f = try cairn(repo, ["forget", "--keep-last", "3", "--json"] + extra, env: pruneEnv)
+                    if f.status != 0 { log.fail("forget exited \(f.status): \(f.stderr)") }
+                    log.forgot(jsonFields(f)["removed"] as? [String] ?? [])
+                    let p = try cairn(repo, ["prune", "--max-unused", "5", "--json"] + extra, env: pruneEnv)
+                    if p.status != 0 { log.fail("prune exited \(p.status): \(p.stderr)") }
+                    let rep = jsonFields(p)
+                    log.pruned(rep["bytesFreed"] as? UInt64 ?? 0, rep["bytesRepacked"] as? UInt64 ?? 0)
+                    usleep(300_000)
+                } catch { log.fail("prune loop: \(error)") }
+            }
+        }.start()
+        for _ in 0..<(silos.count + 1) { done.wait() }
+    }
+
     @Test func twoSnapshotLoopsAndAPruneLoop() throws {
         let t = TempDir(); defer { t.remove() }
         let repo = t.sub("repo")
@@ -39,35 +74,7 @@ import Glibc
         }
         let log = Log()
         let deadline = Date().addingTimeInterval(25)
-        let done = DispatchSemaphore(value: 0)
-        for (name, s) in silos {
-            Thread {
-                defer { done.signal() }
-                while Date() < deadline {
-                    do {
-                        let d = try s.advance()
-                        let r = try cairn(repo, ["snapshot", "--silo", name, "--json"])
-                        if let id = snapshotId(fromJSON: r) { log.took(id, name, d) } else { log.fail("snapshot \(name) exited \(r.status): \(r.stderr)") }
-                    } catch { log.fail("snapshot loop \(name): \(error)") }
-                }
-            }.start()
-        }
-        Thread {
-            defer { done.signal() }
-            while Date() < deadline {
-                do {
-                    let f = try cairn(repo, ["forget", "--keep-last", "3", "--json"])
-                    if f.status != 0 { log.fail("forget exited \(f.status): \(f.stderr)") }
-                    log.forgot(jsonFields(f)["removed"] as? [String] ?? [])
-                    let p = try cairn(repo, ["prune", "--max-unused", "5", "--json"])
-                    if p.status != 0 { log.fail("prune exited \(p.status): \(p.stderr)") }
-                    let rep = jsonFields(p)
-                    log.pruned(rep["bytesFreed"] as? UInt64 ?? 0, rep["bytesRepacked"] as? UInt64 ?? 0)
-                    usleep(300_000)
-                } catch { log.fail("prune loop: \(error)") }
-            }
-        }.start()
-        for _ in 0..<3 { done.wait() }
+        Self.runLoops(repo, silos: silos, until: deadline, log: log)
 
         #expect(log.failures.isEmpty, "\(log.failures.prefix(3))")
         let remaining = try listSnapshotIds(repo)
@@ -91,7 +98,7 @@ import Glibc
     /// Waits (bounded) until REPO/locks names `pid`.
     func waitForHolder(_ repo: String, pid: pid_t) -> Bool {
         for _ in 0..<400 {
-            if let names = try? FS.list(repo + "/locks"), names.contains(where: { $0.hasPrefix("\(pid)-") }) { return true }
+            if let names = try? FS.list(repo + "/locks"), names.contains(where: { $0.hasPrefix("\(pid)-") && $0.hasSuffix(".lock") }) { return true }
             usleep(25_000)
         }
         return false
@@ -123,7 +130,7 @@ import Glibc
         #expect(waitForHolder(repo, pid: second.pid))
         let named = try cairn(repo, ["prune", "--wait", "0"])
         #expect(named.status == 12)
-        #expect(named.stderr.contains("pid \(second.pid)") && named.stderr.contains("stale lock info of dead pid \(first.pid)"), "\(named.stderr)")
+        #expect(named.stderr.contains("pid \(second.pid)") && named.stderr.contains("stale locks, not in the way: pid \(first.pid) on ") && named.stderr.contains("(snapshot): its process is gone"), "\(named.stderr)")
         let partial = try cairn(repo, ["unlock"])
         #expect(partial.status == 12, "the live holder stays")
         #expect(partial.stdout.contains("removed stale lock of pid \(first.pid)"), "\(partial.stdout)")

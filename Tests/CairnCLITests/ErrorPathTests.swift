@@ -111,16 +111,18 @@ import Glibc
         #expect((try? FS.list(repo + "/packs/tmp"))?.isEmpty ?? true)
     }
 
-    @Test func exclusiveLockHeldGivesLockedExit() throws {
+    @Test func exclusiveLockHeldGivesLockedExit() async throws {
         let t = TempDir(); defer { t.remove() }
         let repo = t.sub("repo")
         #expect(try cairn(repo, ["init"]).status == 0)
-        let holder = try Child.spawn("flock", ["-s", repo + "/lock", "sleep", "5"])
-        defer { holder.kill(); holder.wait() }
-        usleep(300_000)
+        // This test process holds a shared lock (a lock object naming it) while cairn runs.
+        let holder = try await onEngineThread {
+            try RepositoryLock.acquire(RepositoryLayout(root: repo), mode: .shared, wait: 0, command: "test holder")
+        }
+        defer { holder.release() }
         let r = try cairn(repo, ["check", "--rebuild-index", "--wait", "0"])
         #expect(r.status == 12)
-        #expect(r.stderr.contains("is locked"))
+        #expect(r.stderr.contains("is locked by pid \(getpid()) on ") && r.stderr.contains("(test holder, shared, taken "), "\(r.stderr)")
         // Shared users are not blocked by each other.
         #expect(try cairn(repo, ["list", "--wait", "0"]).status == 0)
     }

@@ -50,7 +50,7 @@ import Glibc
         // A command silo blocked in its command: SIGINT stops the command too.
         #expect(try cairn(repo, ["silo", "add", "slow", "--command", "head -c 3000000 /dev/urandom; exec sleep 60", "--filename", "x"]).status == 0)
         let (st2, err2) = try interrupt(["snapshot", "--silo", "slow", "--repo", repo], SIGINT, io: t, ready: {
-            ((try? FS.list(repo + "/locks")) ?? []).contains { $0.hasSuffix(".json") }
+            ((try? FS.list(repo + "/locks")) ?? []).contains { $0.hasSuffix(".lock") }
         })
         #expect(st2 == 130)
         #expect(err2 == "cairn: interrupted\n", "\(err2)")

@@ -96,7 +96,7 @@ import Glibc
 }
 
 @Suite struct LockTests {
-    @Test func aRepositoryLockedLongerThanTheWaitIs503AndAnIdleServerLetsPruneRun() throws {
+    @Test func aRepositoryLockedLongerThanTheWaitIs503AndAnIdleServerLetsPruneRun() async throws {
         let h = try ServerHarness("locked", args: ["--wait", "1"])
         try h.start()
         #expect(try h.runJob(#"{"type":"snapshot"}"#)["state"] as? String == "succeeded")
@@ -105,13 +105,13 @@ import Glibc
         let prune = try cairn(h.repo, ["prune", "--wait", "5"])
         #expect(prune.status == 0, "\(prune.stderr)")
         // Another process holds the exclusive lock: requests wait --wait seconds, then 503.
-        let holder = try Child.spawn("/bin/sh", ["-c", "exec 9>>'\(h.repo)/lock'; flock -x 9; exec sleep 6"])
-        defer { holder.kill(); holder.wait() }
-        usleep(300_000)
+        let repo = h.repo
+        let holder = try await onEngineThread {
+            try RepositoryLock.acquire(RepositoryLayout(root: repo), mode: .exclusive, wait: 5, command: "test holder")
+        }
         let r = try h.get("/api/v1/status")
         #expect(r.status == 503 && r.code == "locked", "\(r.text)")
-        holder.kill()
-        holder.wait()
+        holder.release()
         #expect(try h.get("/api/v1/status").status == 200)
     }
 

@@ -1,157 +1,229 @@
-// Repository locks: a shared/exclusive flock on REPO/lock, plus a small info file per
-// holder in REPO/locks/ that names the pid, host and command for messages and
-// stale-lock detection. The kernel drops a flock when its process dies, so a crashed
-// holder never blocks others; its info file is then stale: lock messages and
-// `cairn unlock` name it, and `cairn unlock` removes it.
+// Repository locks as write-once lock objects (`locks/NAME.lock`) on any `Backend`: the same code
+// on a local folder, in memory and on object storage, with no flock, rename or fsync needed.
 //
-// Fairness: a process passes REPO/lock.gate (flock, exclusive) before it takes REPO/lock
-// and releases the gate right after. A process that waits for the exclusive lock holds
-// the gate while it waits, so new shared holders queue behind it and a stream of
-// overlapping snapshots cannot starve prune.
+// Protocol (Docs/Architecture.md, "Locks"): a taker lists the lock objects; when none conflicts it
+// puts its own (a unique name, `PID-RANDOM`), then lists again. If a conflicting lock appeared
+// meanwhile (a race: two takers both saw a free repository), it deletes its own, backs off for a
+// random time and starts over. On a store with list-after-write consistency at least one of two
+// racers sees the other, so two conflicting locks are never both held. Shared locks conflict only
+// with exclusive ones; an exclusive taker that has to wait puts a `waiting` object that keeps new
+// shared takers out (no starvation of prune by a stream of snapshots).
+//
+// Liveness: a holder refreshes its lock every `refreshInterval` on a background thread (objects are
+// write-once: it puts a new object, then deletes the old one). A lock is stale when it was not
+// refreshed for `staleAfter` seconds, or at once when its process is gone on this machine (same host
+// name and boot id, no process with that pid and start time). Stale locks never block; `cairn unlock`
+// removes them. Crash properties: a killed holder leaves its object (stale as above); a crash during a
+// refresh leaves two objects of one holder, both stale together. A holder whose object was removed by
+// someone else, or that could not refresh for `staleAfter`, knows its lock is lost (`checkHeld`).
 
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
 import Foundation
+import Synchronization
+import CairnStorage
 
-/// A held repository lock. Released by `release()` or when the process exits.
-public final class RepositoryLock {
+/// How often a held lock is refreshed and when an unrefreshed one counts as stale.
+public struct LockTiming: Sendable {
+    /// Seconds between refreshes of a held lock.
+    public var refreshInterval: Double
+    /// Seconds after its last refresh when a lock of another machine counts as abandoned.
+    public var staleAfter: Double
+    /// Longest pause between two looks while waiting (`--wait`).
+    public var pollInterval: Double
+
+    public init(refreshInterval: Double = 300, staleAfter: Double = 1800, pollInterval: Double = 1) {
+        self.refreshInterval = refreshInterval
+        self.staleAfter = staleAfter
+        self.pollInterval = pollInterval
+    }
+
+    /// Refresh every 5 minutes, stale after 30 minutes without a refresh; `CAIRN_LOCK_REFRESH_SECONDS`
+    /// and `CAIRN_LOCK_STALE_SECONDS` override them (tests, and stores whose clocks drift).
+    public static let standard: LockTiming = {
+        var t = LockTiming()
+        func env(_ k: String) -> Double? { getenv(k).flatMap { Double(String(cString: $0)) }.flatMap { $0.isFinite && $0 > 0 && $0 < 1e7 ? $0 : nil } }
+        if let s = env("CAIRN_LOCK_STALE_SECONDS") { t.staleAfter = s; t.refreshInterval = min(t.refreshInterval, s / 3) }
+        if let r = env("CAIRN_LOCK_REFRESH_SECONDS") { t.refreshInterval = min(r, t.staleAfter / 2) }
+        return t
+    }()
+}
+
+/// A held repository lock. Released by `release()`; a process that dies without releasing leaves a
+/// lock that is stale at once for processes on its machine and after `staleAfter` for others.
+public final class RepositoryLock: Sendable {
     public enum Mode: String, Sendable { case shared, exclusive }
-    let fd: Int32
-    let infoPath: String
     public let mode: Mode
+    /// Nil for the lock of a repository the user cannot write (readers take none).
+    let backend: (any Backend)?
+    let timing: LockTiming
+    private let state: Mutex<State>
+    private let wake = DispatchSemaphore(value: 0)
 
-    init(fd: Int32, infoPath: String, mode: Mode) {
-        self.fd = fd
-        self.infoPath = infoPath
+    struct State {
+        var handle: ObjectHandle?
+        var record: LockRecord?
+        var lastRefresh: Double
+        var lost: String?
+        var released = false
+    }
+
+    init(backend: (any Backend)?, mode: Mode, timing: LockTiming, handle: ObjectHandle?, record: LockRecord?) {
+        self.backend = backend
         self.mode = mode
+        self.timing = timing
+        state = Mutex(State(handle: handle, record: record, lastRefresh: record?.refreshed ?? 0))
     }
 
-    /// Takes the lock, waiting up to `wait` seconds (0: fail at once when it is held).
-    static func acquire(_ layout: RepositoryLayout, mode: Mode, wait: Double, command: String) throws -> RepositoryLock {
-        var fd = open(layout.lock, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        if fd < 0 && mode == .shared && (errno == EROFS || errno == EACCES) {
-            // A repository the user cannot write: readers still share the lock when its file
-            // exists (flock works on a read-only descriptor), and take none when it does not.
-            fd = open(layout.lock, O_RDONLY | O_CLOEXEC)
-            if fd < 0 { return RepositoryLock(fd: -1, infoPath: "", mode: mode) }
-            let deadline = Date().addingTimeInterval(wait)
-            while flock(fd, LOCK_SH | LOCK_NB) != 0 {
-                if Date() >= deadline { close(fd); throw lockedError(layout) }
-                usleep(20_000)
-            }
-            return RepositoryLock(fd: fd, infoPath: "", mode: mode)
+    /// The lock object this process holds now (it changes with every refresh).
+    public var handle: ObjectHandle? { state.withLock { $0.handle } }
+
+    /// Throws `locked` when the lock was lost: its object was removed by someone else (`cairn unlock
+    /// --remove-all`), or it could not be refreshed for `staleAfter` seconds, so others may take it.
+    public func checkHeld() throws {
+        if let why = state.withLock({ $0.lost }) {
+            throw CairnError(.locked, "the \(mode.rawValue) lock on \(backend?.location ?? "") was lost (\(why)); run the command again", path: backend?.location)
         }
-        if fd < 0 { throw CairnError.posix("cannot open lock file", path: layout.lock) }
-        let gate = open(layout.lock + ".gate", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        if gate < 0 { close(fd); throw CairnError.posix("cannot open lock file", path: layout.lock + ".gate") }
-        defer { close(gate) }
-        let deadline = Date().addingTimeInterval(wait)
-        func take(_ f: Int32, _ op: Int32) throws {
-            while flock(f, op | LOCK_NB) != 0 {
-                if errno != EWOULDBLOCK && errno != EINTR { close(fd); throw CairnError.posix("cannot lock", path: layout.lock) }
-                if Date() >= deadline {
-                    close(fd)
-                    throw lockedError(layout, queued: f == gate)
+    }
+
+    static func now() -> Double { Date().timeIntervalSince1970 }
+
+    // MARK: Taking
+
+    /// Takes the lock on `backend`, waiting up to `wait` seconds (0: fail at once when it is held).
+    public static func acquire(_ backend: any Backend, mode: Mode, wait: Double, command: String, timing: LockTiming = .standard) throws -> RepositoryLock {
+        let deadline = now() + max(0, wait)
+        let want: LockRecord.Mode = mode == .shared ? .shared : .exclusive
+        var waiting: (ObjectHandle, LockRecord)?
+        defer { if let w = waiting { try? BlockingBridge.run { try await backend.delete(w.0) } } }
+        var races = 0
+        var pause = 0.02
+        while true {
+            let ownWaiting = waiting?.0
+            let others = try scan(backend, timing: timing).filter { $0.handle != ownWaiting }
+            let blocking = others.filter { $0.blocks(want) }
+            if blocking.isEmpty {
+                let record = LockRecord.mine(want, command: command, now: now())
+                let h: ObjectHandle
+                do { h = try put(backend, record) } catch let e as StorageError where e.kind == .permission && mode == .shared {
+                    // A repository the user cannot write: readers take no lock (they change nothing).
+                    return RepositoryLock(backend: nil, mode: mode, timing: timing, handle: nil, record: nil)
                 }
-                usleep(20_000)
+                let after = try scan(backend, timing: timing).filter { $0.handle != h && $0.handle != ownWaiting && $0.blocks(want) }
+                if after.isEmpty {
+                    let lock = RepositoryLock(backend: backend, mode: mode, timing: timing, handle: h, record: record)
+                    lock.startRefreshing()
+                    return lock
+                }
+                // A race: someone took a conflicting lock between our two listings. Step back.
+                try? BlockingBridge.run { try await backend.delete(h) }
+                races += 1
+                if now() >= deadline && races >= 8 { throw lockedError(backend, blocking: after, all: others) }
+                usleep(useconds_t(Double.random(in: 0.01...min(1, 0.05 * Double(races))) * 1e6))
+                continue
+            }
+            if now() >= deadline { throw lockedError(backend, blocking: blocking, all: others) }
+            if mode == .exclusive {
+                // Announce the wait (and keep the announcement fresh) so new shared takers queue behind it.
+                if waiting == nil || now() - (waiting?.1.refreshed ?? 0) > timing.refreshInterval {
+                    var r = waiting?.1 ?? LockRecord.mine(.waiting, command: command, now: now())
+                    r.refreshed = now()
+                    let h = try put(backend, r)
+                    if let old = waiting { try? BlockingBridge.run { try await backend.delete(old.0) } }
+                    waiting = (h, r)
+                }
+            }
+            let left = deadline - now()
+            usleep(useconds_t(max(0.005, min(left, pause * Double.random(in: 0.5...1.5))) * 1e6))
+            pause = min(timing.pollInterval, pause * 2)
+        }
+    }
+
+    /// Takes the lock on the local repository folder of `layout`.
+    public static func acquire(_ layout: RepositoryLayout, mode: Mode, wait: Double, command: String) throws -> RepositoryLock {
+        try acquire(LocalBackend(path: layout.root), mode: mode, wait: wait, command: command)
+    }
+
+    /// Puts `record` under a fresh unique name (`PID-RANDOM`) and returns that name.
+    static func put(_ backend: any Backend, _ record: LockRecord) throws -> ObjectHandle {
+        while true {
+            let name = "\(record.pid)-\(Hex.encode(withUnsafeBytes(of: UInt64.random(in: 0...UInt64.max)) { Array($0) }))"
+            guard let h = ObjectHandle(.lock, name) else { throw CairnError(.internalError, "lock name \(name) is not a valid object name") }
+            do {
+                let bytes = record.encoded()
+                try BlockingBridge.run { try await backend.put(h, bytes: bytes) }
+                return h
+            } catch let e as StorageError where e.kind == .alreadyExists {
+                continue   // 64 random bits taken: draw again
+            } catch let e as StorageError where e.kind == .permission && record.mode == .shared {
+                throw e
+            } catch let e as StorageError {
+                throw storageError(e, backend)
             }
         }
-        try take(gate, LOCK_EX)
-        try take(fd, mode == .shared ? LOCK_SH : LOCK_EX)
-        flock(gate, LOCK_UN)
-        try? FS.mkdirs(layout.locks)
-        let info = "\(layout.locks)/\(getpid())-\(UInt32.random(in: 0...UInt32.max)).json"
-        let text = "{\"pid\":\(getpid()),\"host\":\"\(FS.hostname())\",\"mode\":\"\(mode.rawValue)\",\"command\":\"\(command)\",\"time\":\(Int(Date().timeIntervalSince1970))}\n"
-        try? FS.atomicWrite(info, Array(text.utf8))
-        return RepositoryLock(fd: fd, infoPath: info, mode: mode)
     }
 
-    /// The error for a lock not obtained in time: names the live holders, and stale info files apart.
-    static func lockedError(_ layout: RepositoryLayout, queued: Bool = false) -> CairnError {
-        let all = holders(layout)
-        let live = all.filter { !$0.stale }.map { "pid \($0.pid)\($0.host == FS.hostname() ? "" : " on \($0.host)") (\($0.command), \($0.mode))" }
-        let stale = all.filter(\.stale).map { "pid \($0.pid) (\($0.command))" }
-        var msg = "repository \(layout.root) is locked by \(live.isEmpty ? "another process" : live.joined(separator: ", "))\(queued ? ", and a process waits for the exclusive lock (prune or index rebuild) ahead of this one" : ""); wait for it to finish or pass --wait SECONDS"
-        if !stale.isEmpty { msg += " (stale lock info of dead \(stale.joined(separator: ", ")): `cairn unlock` removes it)" }
-        return CairnError(.locked, msg, path: layout.lock)
+    static func storageError(_ e: StorageError, _ backend: any Backend) -> CairnError {
+        CairnError(e.kind == .noSpace ? .noSpace : .io, "cannot write a lock object in \(backend.location): \(e.message)", path: e.object.map { backend.location + "/" + $0 }, errno: e.errno)
     }
 
+    // MARK: Refreshing and releasing
+
+    private func startRefreshing() {
+        let wake = self.wake, interval = timing.refreshInterval
+        let t = Thread { [weak self] in
+            while true {
+                _ = wake.wait(timeout: .now() + interval)
+                guard let self, self.refreshOnce() else { return }
+            }
+        }
+        t.name = "cairn-lock-refresh"
+        t.start()
+    }
+
+    /// Replaces the lock object by one with a new refresh time. False when refreshing is over
+    /// (released or lost).
+    func refreshOnce() -> Bool {
+        guard let backend else { return false }
+        let s = state.withLock { $0 }
+        guard !s.released, s.lost == nil, let old = s.handle, var record = s.record else { return false }
+        let t = RepositoryLock.now()
+        // Our object must still be there: someone who judged it stale may have removed it.
+        if case .failure(let e as StorageError) = Result(catching: { try BlockingBridge.run { try await backend.stat(old) } }), e.kind == .notFound {
+            state.withLock { $0.lost = "its lock object \(old) was removed by another process" }
+            return false
+        }
+        record.refreshed = t
+        guard let h = try? RepositoryLock.put(backend, record) else {
+            if t - s.lastRefresh > timing.staleAfter {
+                state.withLock { $0.lost = "it could not be refreshed for \(LockRecord.duration(t - s.lastRefresh))" }
+                return false
+            }
+            return true
+        }
+        let keep = state.withLock { st -> Bool in
+            if st.released { return false }
+            st.handle = h
+            st.record = record
+            st.lastRefresh = t
+            return true
+        }
+        try? BlockingBridge.run { try await backend.delete(keep ? old : h) }
+        return keep
+    }
+
+    /// Deletes the lock object and stops refreshing. Idempotent.
     public func release() {
-        if !infoPath.isEmpty { unlink(infoPath) }
-        guard fd >= 0 else { return }
-        flock(fd, LOCK_UN)
-        close(fd)
-    }
-
-    /// A process named in REPO/locks/.
-    public struct Holder: Sendable {
-        public var pid: Int32
-        public var host: String
-        public var mode: String
-        public var command: String
-        public var file: String
-        /// True when the process is gone on this host (its info file is left over).
-        public var stale: Bool
-    }
-
-    /// The holders named in REPO/locks/, each marked stale when its process is dead on this host.
-    public static func holders(_ layout: RepositoryLayout) -> [Holder] {
-        guard let names = try? FS.list(layout.locks) else { return [] }
-        var out: [Holder] = []
-        for n in names where n.hasSuffix(".json") {
-            let p = layout.locks + "/" + n
-            guard ((try? FS.lstat(p))?.size ?? 0) <= 65536, let bytes = try? FS.readAll(p),
-                  let obj = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
-                  let pidValue = obj["pid"] as? Int, let pid = Int32(exactly: pidValue), pid > 0 else { continue }
-            let host = obj["host"] as? String ?? ""
-            let alive = kill(pid, 0) == 0 || errno == EPERM
-            out.append(Holder(pid: pid, host: host, mode: obj["mode"] as? String ?? "?", command: obj["command"] as? String ?? "?",
-                              file: p, stale: host == FS.hostname() && !alive))
+        let h = state.withLock { st -> ObjectHandle? in
+            if st.released { return nil }
+            st.released = true
+            return st.handle
         }
-        return out
+        wake.signal()
+        if let h, let backend { try? BlockingBridge.run { try await backend.delete(h) } }
     }
 
-    /// What `cairn unlock` did.
-    public struct UnlockResult: Sendable {
-        /// Stale holders whose info files were removed.
-        public var removed: [Holder]
-        /// Holders still alive (or on another host), left alone.
-        public var live: [Holder]
-        /// Half-written info files (a process killed while writing one) that were removed.
-        public var partialFiles = 0
-    }
-
-    /// Removes the info files of dead holders. A holder counts as dead when its process is
-    /// gone on this host, or when no process holds the lock at all (checked by taking the
-    /// exclusive flock without waiting, so a reused pid cannot make a dead holder look alive).
-    /// Live holders are left alone and returned.
-    public static func removeStale(_ layout: RepositoryLayout) throws -> UnlockResult {
-        var result = UnlockResult(removed: [], live: [])
-        let fd = open(layout.lock, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        if fd < 0 { throw CairnError.posix("cannot open lock file", path: layout.lock) }
-        defer { close(fd) }
-        let nobodyHolds = flock(fd, LOCK_EX | LOCK_NB) == 0
-        defer { if nobodyHolds { flock(fd, LOCK_UN) } }
-        for h in holders(layout) {
-            if nobodyHolds || h.stale {
-                if unlink(h.file) != 0 && errno != ENOENT { throw CairnError.posix("cannot remove stale lock info", path: h.file) }
-                var d = h
-                d.stale = true
-                result.removed.append(d)
-            } else {
-                result.live.append(h)
-            }
-        }
-        // Temporary files of an info write a kill interrupted: `PID-N.json.tmp-PID-M`.
-        for n in (try? FS.list(layout.locks)) ?? [] where n.contains(".json.tmp-") {
-            guard let pid = Int32(n.prefix { $0 != "-" }), pid > 0 else { continue }
-            let alive = kill(pid, 0) == 0 || errno == EPERM
-            if nobodyHolds || !alive {
-                unlink(layout.locks + "/" + n)
-                result.partialFiles += 1
-            }
-        }
-        return result
-    }
+    deinit { release() }
 }

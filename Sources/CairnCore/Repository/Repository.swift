@@ -10,6 +10,7 @@
 // since everything it references is already durable.
 
 import Foundation
+import CairnStorage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -118,6 +119,19 @@ public final class Repository {
         lock?.release()
         lock = nil
         lock = try RepositoryLock.acquire(layout, mode: mode, wait: wait, command: command)
+    }
+
+    /// Removes stale lock objects (every lock object with `all`) and format 1's left-over lock info
+    /// files (`cairn unlock`).
+    public func removeStaleLocks(all: Bool = false) throws -> RepositoryLock.UnlockResult {
+        var r = try RepositoryLock.removeStale(LocalBackend(path: layout.root), all: all)
+        r.partialFiles = RepositoryLock.removeFormat1Info(layout)
+        return r
+    }
+
+    /// The lock objects of this repository and their holders.
+    public func lockHolders() throws -> [RepositoryLock.Holder] {
+        try RepositoryLock.holders(LocalBackend(path: layout.root))
     }
 
     public func unlock() {

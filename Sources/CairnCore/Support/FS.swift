@@ -286,7 +286,10 @@ public enum FS {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// This machine's name: `CAIRN_HOSTNAME` when set and not empty (tests run several "machines"
+    /// on one host), else gethostname(2).
     public static func hostname() -> String {
+        if let e = getenv("CAIRN_HOSTNAME"), e.pointee != 0 { return String(cString: e) }
         var buf = [CChar](repeating: 0, count: 256)
         gethostname(&buf, 255)
         return FS.string(cBuffer: buf)
