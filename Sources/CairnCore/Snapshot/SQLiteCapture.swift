@@ -63,7 +63,9 @@ public enum SQLiteCapture {
         if let wal = try FS.lstatIfExists(FileName(bytes: path.bytes + Array("-wal".utf8))), wal.size != 0 { return nil }
         let (size, overflow) = pages.multipliedReportingOverflow(by: pageSize)
         guard !overflow, pages > 0 else { return nil }
-        let f = try PosixFile.open(path, O_RDONLY | O_NOFOLLOW)
+        let fd = path.withCString { Glibc.open($0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+        if fd < 0 { throw CairnError.posix("cannot open", path: path.escaped) }
+        let f = PosixFile(fd: fd, path: path.escaped)
         defer { f.close() }
         guard try f.stat().size == UInt64(size) else { return nil }
         return try body(f)
