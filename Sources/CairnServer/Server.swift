@@ -81,7 +81,7 @@ public final class CairnServer: Sendable {
         }
         CairnServer.boundAllocator()
         pool = try RepositoryPool(path: options.repository, size: options.connections)
-        stateDir = options.stateDir ?? (pool.root + "/serve")
+        stateDir = options.stateDir ?? pool.serveState
         try FS.mkdirs(stateDir, mode: 0o700)
         jobs = try JobManager(stateDir: stateDir)
         uploads = try UploadStore(stateDir: stateDir, maxSize: options.maxUpload)

@@ -90,8 +90,8 @@ public struct RestoreJournal: Codable, Sendable, Equatable {
         try c.encodeIfPresent(bytes, forKey: .includeDirsBytes)
     }
 
-    static func path(_ layout: RepositoryLayout) -> String { layout.root + "/restore-journal.json" }
-    static func lockPath(_ layout: RepositoryLayout) -> String { layout.root + "/restore.lock" }
+    static func path(_ layout: RepositoryLayout) -> String { layout.state + "/restore-journal.json" }
+    static func lockPath(_ layout: RepositoryLayout) -> String { layout.state + "/restore.lock" }
 
     func save(_ layout: RepositoryLayout) throws {
         let enc = JSONEncoder()
@@ -157,7 +157,7 @@ public struct RestoreJournal: Codable, Sendable, Equatable {
 
     static func remove(_ layout: RepositoryLayout) throws {
         if unlink(path(layout)) != 0 && errno != ENOENT { throw CairnError.posix("cannot remove restore journal", path: path(layout)) }
-        try FS.syncDirectory(layout.root)
+        try FS.syncDirectory(layout.state)
     }
 }
 

@@ -27,6 +27,9 @@ public struct CairnError: Error, CustomStringConvertible, Sendable, Equatable {
         case filesInUse = "files-in-use"
         case metadataMismatch = "metadata-mismatch"
         case hookFailed = "hook-failed"
+        case accessDenied = "access-denied"
+        case unreachable = "unreachable"
+        case clockSkew = "clock-skew"
         case wrongPassword = "wrong-password"
         case keyMissing = "key-missing"
         case usage = "usage"
@@ -53,6 +56,9 @@ public struct CairnError: Error, CustomStringConvertible, Sendable, Equatable {
             case .filesInUse: return 22
             case .metadataMismatch: return 23
             case .hookFailed: return 24
+            case .accessDenied: return 25
+            case .unreachable: return 26
+            case .clockSkew: return 27
             case .wrongPassword: return 28
             case .keyMissing: return 29
             case .usage: return 64
