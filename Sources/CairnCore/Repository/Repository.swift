@@ -214,22 +214,21 @@ public final class Repository {
         if let l = lock, l.mode == mode { return }
         lock?.release()
         lock = nil
-        // A repository that is not a local folder has no flock: until lock objects land, it is
-        // used without a lock (Docs/Backends.md): a placeholder records the mode only.
-        lock = layout.remote ? RepositoryLock(fd: -1, infoPath: "", mode: mode) : try RepositoryLock.acquire(layout, mode: mode, wait: wait, command: command)
+        // Lock objects, the same on every backend (Lock.swift).
+        lock = try RepositoryLock.acquire(store.backend, mode: mode, wait: wait, command: command)
     }
 
     /// Removes stale lock objects (every lock object with `all`) and format 1's left-over lock info
     /// files (`cairn unlock`).
     public func removeStaleLocks(all: Bool = false) throws -> RepositoryLock.UnlockResult {
-        var r = try RepositoryLock.removeStale(LocalBackend(path: layout.root), all: all)
-        r.partialFiles = RepositoryLock.removeFormat1Info(layout)
+        var r = try RepositoryLock.removeStale(store.backend, all: all)
+        if !layout.remote { r.partialFiles = RepositoryLock.removeFormat1Info(layout) }
         return r
     }
 
     /// The lock objects of this repository and their holders.
     public func lockHolders() throws -> [RepositoryLock.Holder] {
-        try RepositoryLock.holders(LocalBackend(path: layout.root))
+        try RepositoryLock.holders(store.backend)
     }
 
     public func unlock() {
