@@ -50,7 +50,7 @@ func copyFixture(_ t: TempDir) throws -> (src: String, dst: String) {
         // The copy is a normal snapshot: same trees, origin recorded, restores bit-exact, checks clean.
         let shown = try #require(parseJSON(try cairn(dst, ["show", "latest", "--json"]).stdout))
         #expect(shown["copied"]?["snapshot"]?.string == srcId)
-        #expect(shown["copied"]?["repository"]?.string == (try repositoryId(src)))
+        #expect(shown["copied"]?["repository"]?.string == repositoryId(src))
         #expect(shown["tags"] == .array([.string("nightly")]))
         #expect(try siloTrees(dst) == siloTrees(src))
         #expect(try cairn(dst, ["restore", "latest", "--to", t.sub("out")]).status == 0)
@@ -202,9 +202,4 @@ func copyFixture(_ t: TempDir) throws -> (src: String, dst: String) {
         #expect(interrupted >= 2, "only \(interrupted) of 10 copies were interrupted")
         print("FIGURE copy kill -9 loop: \(interrupted) of 10 copies interrupted, \(progressed) rounds recorded new copies, target checked clean after each")
     }
-}
-
-/// A repository's id (config.json).
-func repositoryId(_ repo: String) throws -> String? {
-    (try JSONSerialization.jsonObject(with: Data(try FS.readAll(repo + "/config.json"))) as? [String: Any])?["id"] as? String
 }
