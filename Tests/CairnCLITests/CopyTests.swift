@@ -203,4 +203,3 @@ func copyFixture(_ t: TempDir) throws -> (src: String, dst: String) {
         print("FIGURE copy kill -9 loop: \(interrupted) of 10 copies interrupted, \(progressed) rounds recorded new copies, target checked clean after each")
     }
 }
-

@@ -89,7 +89,6 @@ enum S3CLI {
         let pruned = try ok(["prune", "--max-unused", "0"])
         #expect(pruned.stdout.contains("freed"), "\(pruned.stdout)")
         #expect(try ok(["check", "--read-data"]).status == 0)
-        #expect(try ok(["unlock"]).status == 0)
         _ = try ok(["restore", "latest:two", "--to", t.sub("out2")])
         #expect(try FS.readAll(t.sub("out2/app/notes/a.txt")) == Array("second\n".utf8))
     }

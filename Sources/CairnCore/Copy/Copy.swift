@@ -179,7 +179,7 @@ public final class SnapshotCopier {
             }
             if !wroteBlocks {
                 // A format-1 target learns format 2 before it receives a format-2 tree.
-                try target.migrateFormatIfNeeded()
+                _ = try target.migrateFormatIfNeeded()
                 wroteBlocks = true
             }
             try sendBlocks(of: s)
