@@ -54,6 +54,10 @@ public struct ServeOptions: Sendable {
         return (host, port)
     }
 
+    /// The server's state folder (jobs.json, uploads/) when `--state-dir` is not given: the ONE
+    /// place that names it (REPO/serve until host-local state moves out of the repository).
+    public static func defaultStateDir(repositoryRoot root: String) -> String { root + "/serve" }
+
     public static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
@@ -81,7 +85,7 @@ public final class CairnServer: Sendable {
         }
         CairnServer.boundAllocator()
         pool = try RepositoryPool(path: options.repository, size: options.connections)
-        stateDir = options.stateDir ?? (pool.root + "/serve")
+        stateDir = options.stateDir ?? ServeOptions.defaultStateDir(repositoryRoot: pool.root)
         try FS.mkdirs(stateDir, mode: 0o700)
         jobs = try JobManager(stateDir: stateDir)
         uploads = try UploadStore(stateDir: stateDir, maxSize: options.maxUpload)

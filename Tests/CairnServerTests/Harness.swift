@@ -2,6 +2,7 @@
 // (curl, a real client in its own process) that can also be killed mid-transfer.
 
 import CairnCore
+import CairnServer
 import CairnTestSupport
 import Foundation
 import Testing
@@ -141,7 +142,9 @@ final class ServerHarness: @unchecked Sendable {
         (try get("/api/v1/snapshots?limit=1000").object["items"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
     }
 
-    var spoolFiles: [String] { (try? FS.list(repo + "/serve/uploads")) ?? [] }
+    /// The server's upload spool folder (in its default state folder).
+    var spoolDir: String { ServeOptions.defaultStateDir(repositoryRoot: FS.absolute(repo)) + "/uploads" }
+    var spoolFiles: [String] { (try? FS.list(spoolDir)) ?? [] }
 }
 
 extension StringProtocol {

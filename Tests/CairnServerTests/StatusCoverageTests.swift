@@ -196,8 +196,8 @@ import Glibc
         try FS.mkdirs(h.repo + "/policy.json/x")
         for m in ["GET", "PUT", "DELETE"] { try rec.hit(h, m, "/api/v1/policy", json: m == "PUT" ? #"{"keepLast":2}"# : nil) }
         // 500 for an upload: the spool folder is a file (the upload cannot be written).
-        try run("rm", ["-rf", h.repo + "/serve/uploads"])
-        try writeFile(h.repo + "/serve/uploads", Array("not a folder".utf8))
+        try run("rm", ["-rf", h.spoolDir])
+        try writeFile(h.spoolDir, Array("not a folder".utf8))
         try rec.hit(h, "POST", "/api/v1/uploads", body: archive)
 
         // 500: the snapshot records in the index are damaged (by another process).
