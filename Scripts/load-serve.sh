@@ -45,8 +45,9 @@ wrk -t1 -c8 -d"${DURATION}s" --latency "${URL}api/v1/snapshots" > "$WORK/wrk-lis
 W2=$!
 wait $W1 $W2
 for f in status list; do
-    echo "-- /api/v1/$f"
+    echo "-- $( [ "$f" = list ] && echo /api/v1/snapshots || echo /api/v1/status )"
     grep -E "Requests/sec|99%|Non-2xx|Socket errors|requests in" "$WORK/wrk-$f.txt" || true
+    grep -qE "Non-2xx|Socket errors" "$WORK/wrk-$f.txt" || echo "no errors (no non-2xx responses, no socket errors)"
 done
 wait $DL || true
 curl -s "${URL}api/v1/jobs" | python3 -c 'import json,sys; print("jobs:", [(j["type"], j["state"]) for j in json.load(sys.stdin)])'

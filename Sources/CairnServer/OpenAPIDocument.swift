@@ -625,9 +625,6 @@ enum OpenAPIDocument {
      "404": {
       "$ref": "#/components/responses/E404"
      },
-     "422": {
-      "$ref": "#/components/responses/E422"
-     },
      "401": {
       "$ref": "#/components/responses/E401"
      },
@@ -855,9 +852,6 @@ enum OpenAPIDocument {
      },
      "500": {
       "$ref": "#/components/responses/E500"
-     },
-     "503": {
-      "$ref": "#/components/responses/E503"
      }
     },
     "parameters": [
@@ -957,12 +951,6 @@ enum OpenAPIDocument {
      },
      "405": {
       "$ref": "#/components/responses/E405"
-     },
-     "500": {
-      "$ref": "#/components/responses/E500"
-     },
-     "503": {
-      "$ref": "#/components/responses/E503"
      }
     },
     "parameters": [
@@ -1010,12 +998,6 @@ enum OpenAPIDocument {
      },
      "405": {
       "$ref": "#/components/responses/E405"
-     },
-     "500": {
-      "$ref": "#/components/responses/E500"
-     },
-     "503": {
-      "$ref": "#/components/responses/E503"
      }
     },
     "parameters": [
@@ -1060,12 +1042,6 @@ enum OpenAPIDocument {
      },
      "405": {
       "$ref": "#/components/responses/E405"
-     },
-     "500": {
-      "$ref": "#/components/responses/E500"
-     },
-     "503": {
-      "$ref": "#/components/responses/E503"
      }
     },
     "tags": [
@@ -1156,12 +1132,6 @@ enum OpenAPIDocument {
      },
      "405": {
       "$ref": "#/components/responses/E405"
-     },
-     "500": {
-      "$ref": "#/components/responses/E500"
-     },
-     "503": {
-      "$ref": "#/components/responses/E503"
      }
     },
     "parameters": [
@@ -1207,12 +1177,6 @@ enum OpenAPIDocument {
      },
      "405": {
       "$ref": "#/components/responses/E405"
-     },
-     "500": {
-      "$ref": "#/components/responses/E500"
-     },
-     "503": {
-      "$ref": "#/components/responses/E503"
      }
     },
     "parameters": [
@@ -1250,12 +1214,6 @@ enum OpenAPIDocument {
      },
      "405": {
       "$ref": "#/components/responses/E405"
-     },
-     "500": {
-      "$ref": "#/components/responses/E500"
-     },
-     "503": {
-      "$ref": "#/components/responses/E503"
      }
     },
     "parameters": [

@@ -2,6 +2,7 @@
 // (curl, a real client in its own process) that can also be killed mid-transfer.
 
 import CairnCore
+import CairnServer
 import CairnTestSupport
 import Foundation
 import Testing
@@ -141,7 +142,10 @@ final class ServerHarness: @unchecked Sendable {
         (try get("/api/v1/snapshots?limit=1000").object["items"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
     }
 
-    var spoolFiles: [String] { (try? FS.list(repo + "/serve/uploads")) ?? [] }
+    /// The server's upload spool folder (in its default state folder).
+    /// The server keeps its uploads in the repository's per-host state folder (format 3).
+    var spoolDir: String { stateFolder(repo) + "/serve/uploads" }
+    var spoolFiles: [String] { (try? FS.list(spoolDir)) ?? [] }
 }
 
 extension StringProtocol {
