@@ -54,9 +54,6 @@ public struct ServeOptions: Sendable {
         return (host, port)
     }
 
-    /// The server's state folder (jobs.json, uploads/) when `--state-dir` is not given: the ONE
-    /// place that names it (REPO/serve until host-local state moves out of the repository).
-
     public static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
