@@ -26,6 +26,8 @@ mkdir -p "$logs"
 # Leak checking is off: the Swift runtime keeps metadata and Foundation caches alive to exit by
 # design, which LeakSanitizer reports as leaks of the test process, not of Cairn.
 export ASAN_OPTIONS="log_path=$logs/asan:detect_leaks=0:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=0"
+# The Swift backtracer would race the sanitizer's own report on a crash (Docs/Reliability.md, "Fuzzing").
+export SWIFT_BACKTRACE=enable=no
 export TSAN_OPTIONS="log_path=$logs/tsan:halt_on_error=0:second_deadlock_stack=1:suppressions=$PWD/Scripts/tsan.supp"
 swift build --build-path "$path" --sanitize="$kind" --build-tests
 sw_state="$(mktemp -d "${TMPDIR:-/tmp}/cairn-seaweedfs.XXXXXX")"
@@ -34,7 +36,10 @@ CAIRN_TEST_S3="$(bash Scripts/seaweedfs.sh start "$sw_state")"
 export CAIRN_TEST_S3
 start=$(date +%s)
 set +e
-swift test --build-path "$path" --sanitize="$kind" --skip-build "$@" >"$logs/test.log" 2>&1
+# Under a pseudo-terminal (util-linux `script`) the test runner's output is line-buffered, so the
+# log shows every finished test even when a long run is stopped.
+cmd=$(printf '%q ' swift test --build-path "$path" --sanitize="$kind" --skip-build "$@")
+script -qefc "$cmd" /dev/null </dev/null >"$logs/test.log" 2>&1
 rc=$?
 set -e
 echo "sanitizers: $kind, exit $rc, $(( $(date +%s) - start )) s, log $logs/test.log"

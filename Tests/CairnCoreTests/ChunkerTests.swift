@@ -1,5 +1,6 @@
 import CairnCore
 import CairnTestSupport
+import Foundation
 import Testing
 
 @Suite struct ChunkerTests {
@@ -135,5 +136,29 @@ import Testing
         #expect(try PackFormat.readTrailer(storage, pack: "p1") == [e])
         storage.corrupt("p1", at: bytes.count - 30)
         #expect(throws: CairnError.self) { try PackFormat.readTrailer(storage, pack: "p1") }
+        // A hostile offset near UInt64.max is an error, not an overflow trap.
+        var buf = [UInt8](repeating: 0, count: 16)
+        #expect(throws: CairnError.self) { try buf.withUnsafeMutableBytes { try storage.read(pack: "p1", offset: UInt64.max - 4, count: 16, into: $0.baseAddress!) } }
+    }
+
+    /// BlockWriter writes sealed packs from its background queue while the caller reads other
+    /// packs: the in-memory storage must be safe across threads (checked by ThreadSanitizer runs).
+    @Test func memoryPackStorageIsSafeAcrossThreads() throws {
+        let storage = MemoryPackStorage()
+        let body = [UInt8](repeating: 3, count: 4096)
+        try body.withUnsafeBytes { try storage.writePack(name: "base", bytes: $0) }
+        DispatchQueue.concurrentPerform(iterations: 8) { i in
+            var buf = [UInt8](repeating: 0, count: 64)
+            for j in 0..<50 {
+                if i % 2 == 0 {
+                    body.withUnsafeBytes { try? storage.writePack(name: "p\(i)-\(j)", bytes: $0) }
+                } else {
+                    _ = try? buf.withUnsafeMutableBytes { try storage.read(pack: "base", offset: UInt64(j), count: 64, into: $0.baseAddress!) }
+                    _ = try? storage.list()
+                }
+            }
+        }
+        #expect(try storage.list().count == 1 + 4 * 50)
+        #expect(storage.packs["p0-49"] == body)
     }
 }
