@@ -105,7 +105,7 @@ import Glibc
         // An interrupted partial restore: the journal written by Cairn's encoder carries the folder
         // losslessly (text + base64), and recovery removes the leftover inside it, nothing else.
         let token = "0123456789ab"
-        let journalPath = repo + "/restore-journal.json"
+        let journalPath = stateFolder(repo) + "/restore-journal.json"
         let journal = RestoreJournal(token: token, snapshot: id, pid: 1, host: "h", state: .include, silos: [], includeDirs: [folder])
         let bytes = try Self.encode(journal)
         let obj = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
