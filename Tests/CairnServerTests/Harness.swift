@@ -141,7 +141,8 @@ final class ServerHarness: @unchecked Sendable {
         (try get("/api/v1/snapshots?limit=1000").object["items"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
     }
 
-    var spoolFiles: [String] { (try? FS.list(repo + "/serve/uploads")) ?? [] }
+    /// The server keeps its uploads in the repository's per-host state folder (format 3).
+    var spoolFiles: [String] { (try? FS.list(stateFolder(repo) + "/serve/uploads")) ?? [] }
 }
 
 extension StringProtocol {
