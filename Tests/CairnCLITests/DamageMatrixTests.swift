@@ -68,10 +68,15 @@ import Glibc
         let journal = "{\"version\":1,\"token\":\"\(token)\",\"snapshot\":\"x\",\"pid\":1,\"host\":\"h\",\"state\":\"staging\",\"silos\":[{\"name\":\"app\",\"target\":\"\(live)\",\"staging\":\"\(t.path)/.live.cairn-restore-\(token)\",\"aside\":\"\(t.path)/.live.cairn-aside-\(token)\",\"method\":\"exchange\",\"newInode\":0,\"oldInode\":0,\"siblings\":[]}],\"includeDirs\":[]}\n"
         let pack = try #require(try packFiles(repo).first).dropFirst(repo.count)
         let record = try #require(try FS.list(repo + "/snapshots").first { $0.hasSuffix(".json") })
+        // Format 3: the cache and the host state are outside the repository; each case copies them too.
+        let id = repositoryId(repo)
+        let cacheOf = { (c: String) in "\(c)-cache/\(id)" }, stateOf = { (c: String) in "\(c)-state/\(id)" }
+        let indexObject = try #require(try FS.list(repo + "/index").first.flatMap { d in try FS.list(repo + "/index/" + d).first.map { "/index/\(d)/\($0)" } })
         let targets: [Target] = [
             Target(name: "config.json", path: { $0 + "/config.json" }, offset: { $0 / 2 }),
-            Target(name: "index.sqlite", path: { $0 + "/index.sqlite" }, offset: { $0 / 2 }),
-            Target(name: "silos.json", path: { $0 + "/silos.json" }, offset: { $0 / 2 }),
+            Target(name: "index.sqlite", path: { cacheOf($0) + "/index.sqlite" }, offset: { $0 / 2 }),
+            Target(name: "index object", path: { $0 + indexObject }, offset: { $0 / 2 }),
+            Target(name: "silos.json", path: { stateOf($0) + "/silos.json" }, offset: { $0 / 2 }),
             Target(name: "policy.json", path: { $0 + "/policy.json" }, offset: { $0 / 2 }),
             Target(name: "snapshot record", path: { $0 + "/snapshots/" + record }, offset: { $0 / 2 }),
             Target(name: "pack header", path: { $0 + pack }, offset: { _ in 3 }),
@@ -79,7 +84,7 @@ import Glibc
             Target(name: "pack trailer", path: { $0 + pack }, offset: { $0 - 16 - 30 }),
             Target(name: "pack footer", path: { $0 + pack }, offset: { $0 - 12 }),
             Target(name: "lock info", path: { $0 + "/locks/4000000-1.json" }, offset: { $0 / 2 }),
-            Target(name: "restore-journal.json", path: { $0 + "/restore-journal.json" }, offset: { $0 / 3 }),
+            Target(name: "restore-journal.json", path: { stateOf($0) + "/restore-journal.json" }, offset: { $0 / 3 }),
         ]
         let commands: [[String]] = [["list"], ["show", "latest"], ["ls", "latest", "-r"], ["cat", "latest", "app/keep.txt"], ["diff", "latest", "latest"],
                                     ["check"], ["check", "--read-data"], ["restore", "latest", "--to", "OUT"], ["export", "latest", "--output", "OUT.zip"],
@@ -88,18 +93,19 @@ import Glibc
         for (ti, target) in targets.enumerated() {
             for d in Damage.allCases {
                 let copy = t.sub("case")
-                try? FS.removeTree(copy)
-                #expect(try sh("cp -a \(repo) \(copy)").status == 0)
-                if target.name == "restore-journal.json" { try writeFile(copy + "/restore-journal.json", Array(journal.utf8)) }
+                for c in [copy, copy + "-cache", copy + "-state"] { try? FS.removeTree(c) }
+                #expect(try sh("cp -a \(repo) \(copy) && mkdir -p \(copy)-cache \(copy)-state && cp -a \(FS.parent(cacheIndexPath(repo))) \(cacheOf(copy)) && cp -a \(stateFolder(repo)) \(stateOf(copy))").status == 0)
+                let env = ["CAIRN_CACHE_DIR": copy + "-cache", "CAIRN_STATE_DIR": copy + "-state"]
+                if target.name == "restore-journal.json" { try writeFile(stateOf(copy) + "/restore-journal.json", Array(journal.utf8)) }
                 let file = try target.path(copy)
                 let size = (try? FS.lstat(file).size) ?? 0
                 try apply(d, to: file, at: target.offset(size), seed: UInt64(ti * 10 + 1))
                 cases += 1
                 let what = "\(target.name) \(d.rawValue)"
-                let readableBefore = try cairn(copy, ["cat", "latest", "app/keep.txt"]).status == 0
+                let readableBefore = try cairn(copy, ["cat", "latest", "app/keep.txt"], env: env).status == 0
                 for args in commands {
                     let out = t.sub("out-\(runs)")
-                    let r = try cairn(copy, args.map { $0 == "OUT" ? out : $0 == "OUT.zip" ? out + ".zip" : $0 })
+                    let r = try cairn(copy, args.map { $0 == "OUT" ? out : $0 == "OUT.zip" ? out + ".zip" : $0 }, env: env)
                     runs += 1
                     #expect(Self.documented.contains(r.status), "\(what) \(args): status \(r.status) \(r.stderr)")
                     let errors = r.stderr.split(separator: "\n").filter { $0.hasPrefix("cairn: error:") }
@@ -108,11 +114,11 @@ import Glibc
                         #expect(r.stdout.contains("damaged") || r.stdout.contains("error:") || r.stderr.contains("cairn: error:"), "\(what): check names nothing: \(r.stdout)")
                     }
                 }
-                if target.name.hasPrefix("pack") || target.name == "index.sqlite" {
-                    let rb = try cairn(copy, ["check", "--rebuild-index"])
+                if target.name.hasPrefix("pack") || target.name.hasPrefix("index") {
+                    let rb = try cairn(copy, ["check", "--rebuild-index"], env: env)
                     #expect(Self.documented.contains(rb.status), "\(what) rebuild: \(rb.status) \(rb.stderr)")
                     if readableBefore {
-                        let after = try cairn(copy, ["cat", "latest", "app/keep.txt"])
+                        let after = try cairn(copy, ["cat", "latest", "app/keep.txt"], env: env)
                         #expect(after.status == 0, "\(what): a block readable before --rebuild-index is lost after it: \(after.stderr)")
                     }
                 }

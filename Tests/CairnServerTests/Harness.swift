@@ -142,7 +142,6 @@ final class ServerHarness: @unchecked Sendable {
         (try get("/api/v1/snapshots?limit=1000").object["items"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
     }
 
-    /// The server's upload spool folder (in its default state folder).
     /// The server keeps its uploads in the repository's per-host state folder (format 3).
     var spoolDir: String { stateFolder(repo) + "/serve/uploads" }
     var spoolFiles: [String] { (try? FS.list(spoolDir)) ?? [] }

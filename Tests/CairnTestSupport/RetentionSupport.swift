@@ -14,8 +14,8 @@ public func snapshotId(fromJSON r: RunResult) -> String? {
 }
 
 /// All snapshot ids of a repository (via `cairn list --json`).
-public func listSnapshotIds(_ repo: String) throws -> [String] {
-    let r = try cairn(repo, ["list", "--json"])
+public func listSnapshotIds(_ repo: String, env: [String: String] = [:]) throws -> [String] {
+    let r = try cairn(repo, ["list", "--json"], env: env)
     guard r.status == 0 else { throw CairnError(.internalError, "cairn list failed: \(r.stderr)") }
     let arr = try JSONSerialization.jsonObject(with: Data(r.stdoutBytes)) as? [[String: Any]] ?? []
     return arr.compactMap { $0["id"] as? String }

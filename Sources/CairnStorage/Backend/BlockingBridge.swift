@@ -26,15 +26,20 @@ public enum BlockingBridge {
     }
 }
 
-/// A task executor over a concurrent dispatch queue: bridge tasks run here, not on the
-/// cooperative pool (whose threads a blocked synchronous caller may be holding).
+/// A task executor over serial dispatch queues, used round-robin: bridge tasks run here, not on
+/// the cooperative pool (whose threads a blocked synchronous caller may be holding). Serial
+/// queues are "overcommit" in libdispatch (each gets a thread when it has work, however many
+/// worker threads are blocked elsewhere), so a bridge call never waits for a free thread; a
+/// backend call that blocks in a system call (a local fsync) holds only its own queue.
 public final class BridgeExecutor: TaskExecutor {
     public static let shared = BridgeExecutor()
-    private let queue = DispatchQueue(label: "cairn.storage-bridge", attributes: .concurrent)
+    private let queues = (0..<16).map { DispatchQueue(label: "cairn.storage-bridge.\($0)") }
+    private let next = Atomic<Int>(0)
 
     public func enqueue(_ job: consuming ExecutorJob) {
         let unowned = UnownedJob(job)
         let executor = asUnownedTaskExecutor()
-        queue.async { unowned.runSynchronously(on: executor) }
+        let i = next.add(1, ordering: .relaxed).oldValue & 15
+        queues[i].async { unowned.runSynchronously(on: executor) }
     }
 }
