@@ -34,16 +34,16 @@ let package = Package(
         ),
         .executableTarget(
             name: "cairn",
-            dependencies: ["CairnCore", "CairnServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["CairnCore", "CairnStorage", "CairnServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/cairn"
         ),
         .executableTarget(name: "cairn-example", dependencies: ["CairnCore"], path: "Examples/SnapshotOnLaunch"),
         .executableTarget(name: "cairn-microbench", dependencies: ["CairnCore"], path: "Benchmarks/Micro"),
-        .target(name: "CairnTestSupport", dependencies: ["CairnCore"], path: "Tests/CairnTestSupport"),
+        .target(name: "CairnTestSupport", dependencies: ["CairnCore", "CairnStorage"], path: "Tests/CairnTestSupport"),
         .testTarget(name: "CairnCoreTests", dependencies: ["CairnCore", "CairnStorage", "CairnTestSupport"], path: "Tests/CairnCoreTests"),
         .testTarget(name: "CairnStorageTests", dependencies: ["CairnStorage"], path: "Tests/CairnStorageTests"),
         .testTarget(name: "CairnServerTests", dependencies: ["CairnCore", "CairnServer", "CairnTestSupport"], path: "Tests/CairnServerTests"),
-        .testTarget(name: "CairnCLITests", dependencies: ["CairnCore", "CairnTestSupport"], path: "Tests/CairnCLITests"),
+        .testTarget(name: "CairnCLITests", dependencies: ["CairnCore", "CairnStorage", "CairnTestSupport"], path: "Tests/CairnCLITests"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -54,6 +54,9 @@ public struct APIError: Error, Sendable {
         case .hookFailed:
             status = .conflict
             hint = "a before-hook of the repository or silo refused the operation; see its message"
+        case .accessDenied, .unreachable, .clockSkew:
+            status = .badGateway
+            hint = "the repository's storage refused or did not answer; see the message"
         case .noSpace:
             status = .init(code: 507, reasonPhrase: "Insufficient Storage")
             hint = "free some space on the repository's filesystem"

@@ -30,6 +30,8 @@ public final class RepositoryPool: @unchecked Sendable {
     /// A note from opening (an interrupted restore that was completed or rolled back).
     public let recoveryReport: String?
     public let root: String
+    /// The server's state folder: `REPO/serve` (formats 1 and 2) or the per-host state folder's `serve`.
+    public let serveState: String
 
     /// Opens `size` instances of the repository at `path`.
     public init(path: String, size: Int) throws {
@@ -42,6 +44,7 @@ public final class RepositoryPool: @unchecked Sendable {
         }
         recoveryReport = first
         root = idle[0].root
+        serveState = idle[0].layout.serve
         let t = Thread { [weak self] in
             while let pool = self {
                 pool.releaseIdleLocks()

@@ -76,7 +76,7 @@ public final class CairnServer: Sendable {
             throw CairnError(.invalidInput, "token file \(options.tokenFile!) holds no token; add one with `cairn serve --add-token NAME --token-file \(options.tokenFile!)`")
         }
         pool = try RepositoryPool(path: options.repository, size: options.connections)
-        stateDir = options.stateDir ?? (pool.root + "/serve")
+        stateDir = options.stateDir ?? pool.serveState
         try FS.mkdirs(stateDir, mode: 0o700)
         jobs = try JobManager(stateDir: stateDir)
         uploads = try UploadStore(stateDir: stateDir, maxSize: options.maxUpload)

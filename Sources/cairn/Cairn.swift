@@ -22,7 +22,7 @@ struct CairnCommand: ParsableCommand {
         version: Cairn.version,
         subcommands: [Init.self, SiloCommand.self, SnapshotCmd.self, ListCmd.self, ShowCmd.self, LsCmd.self, CatCmd.self,
                       StatsCmd.self, EstimateCmd.self, CheckCmd.self, RestoreCmd.self, DiffCmd.self,
-                      ForgetCmd.self, PolicyCommand.self, HookCommand.self, PruneCmd.self, UnlockCmd.self,
+                      ForgetCmd.self, PolicyCommand.self, HookCommand.self, PruneCmd.self, UnlockCmd.self, MigrateCmd.self,
                       ExportCmd.self, InspectCmd.self, ImportCmd.self, ServeCmd.self]
     )
 }
@@ -99,6 +99,8 @@ struct GlobalOptions: ParsableArguments {
     /// Opens the repository and takes the shared lock.
     func open(_ command: String) throws -> Repository {
         let r = try Repository.open(at: try repoPath())
+        // Format 3 keeps temporaries in the per-host state folder: a signal removes this process's there too.
+        if r.layout.state != r.root { Cleanup.repository(r.layout.state) }
         if let note = r.recoveryReport { Out.err("cairn: note: \(note)") }
         try r.lock(.shared, wait: wait, command: command)
         return r

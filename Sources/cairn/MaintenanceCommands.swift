@@ -238,3 +238,32 @@ struct UnlockCmd: ParsableCommand {
         }
     }
 }
+
+struct MigrateCmd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate",
+        abstract: "Migrate a format 1 or 2 repository to format 3 (index objects, host-local state).",
+        discussion: """
+        Writes an index object for every pack, moves silos.json to this host's state folder and rewrites config.json \
+        with version 3 (one rename). A migration interrupted at any point leaves a repository that this cairn (and, \
+        before the rename, an older one) opens and checks clean; run it again to finish. The first snapshot, in-place \
+        restore or import migrates automatically. A format-3 repository is left as it is.
+        """)
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        try guarded {
+            let r = try global.open("migrate")
+            let from = r.config.version
+            let rep = try r.migrateFormatIfNeeded()
+            struct MigrateJSON: Encodable { var repository: String; var fromVersion: Int; var version: Int; var migrated: Bool; var indexObjectsWritten: Int; var warnings: [String] }
+            let j = MigrateJSON(repository: r.root, fromVersion: from, version: r.config.version, migrated: rep != nil,
+                                indexObjectsWritten: rep?.indexObjectsWritten ?? 0, warnings: rep?.packsSkipped ?? [])
+            if global.json { try Out.json(j); return }
+            for w in j.warnings { Out.err("cairn: warning: \(w)") }
+            if rep == nil { Out.line("repository \(r.root) already has format \(r.config.version); nothing to do") } else {
+                Out.line("migrated repository \(r.root) from format \(from) to \(r.config.version): \(j.indexObjectsWritten) index objects written, silos and journal now in \(r.layout.state)")
+            }
+        }
+    }
+}

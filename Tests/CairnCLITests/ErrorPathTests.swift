@@ -52,14 +52,17 @@ import Glibc
         let bad = try cairn(repo, ["show", "xyz"])
         #expect(bad.status == 18)
         // Two index rows sharing a prefix (ids cannot be made to collide for real).
-        let rec = String(decoding: (try sh("sqlite3 \(repo)/index.sqlite 'select record from snapshots limit 1'").stdoutBytes), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let rec = String(decoding: (try sh("sqlite3 \(cacheIndexPath(repo)) 'select record from snapshots limit 1'").stdoutBytes), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         var sql = ""
         for suffix in ["01", "02"] {
             let id = "abcdef" + suffix + String(repeating: "0", count: 56)
             sql += "insert into snapshots values('\(id)', 1, '\(rec.replacingOccurrences(of: "'", with: "''"))');\n"
         }
         try writeFile(t.sub("rows.sql"), Array(sql.utf8))
-        #expect(try run("sqlite3", [repo + "/index.sqlite", ".read " + t.sub("rows.sql")]).status == 0)
+        #expect(try run("sqlite3", [cacheIndexPath(repo), ".read " + t.sub("rows.sql")]).status == 0)
+        // The cache keeps only rows whose record object is listed (forget by another machine drops
+        // them): these stand-ins are listed, and their content is never read for a known row.
+        for suffix in ["01", "02"] { try writeFile(repo + "/snapshots/abcdef" + suffix + String(repeating: "0", count: 56) + ".json", Array("{}".utf8)) }
         let amb = try cairn(repo, ["show", "abcdef"])
         #expect(amb.status == 14)
         #expect(amb.stderr.contains("matches 2 snapshots"))
@@ -74,7 +77,9 @@ import Glibc
         #expect(try cairn(repo, ["init"]).status == 0)
         #expect(try cairn(repo, ["silo", "add", "s", t.sub("s")]).status == 0)
         _ = try sh("chmod -R a+rwX \(t.path) && chmod 000 \(t.sub("s/secret.txt"))")
-        let r = try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", cairnBinary(), "snapshot", "--repo", repo])
+        // Another user has their own index cache (format 3 keeps it per user).
+        let nobody = ["CAIRN_CACHE_DIR": t.sub("nobody-cache")]
+        let r = try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", cairnBinary(), "snapshot", "--repo", repo], env: nobody)
         #expect(r.status == 3, "\(r.stderr)")
         #expect(r.stderr.contains("secret.txt: skipped, cannot be read"))
         let ls = try cairn(repo, ["ls", "latest", "s"])
@@ -99,7 +104,7 @@ import Glibc
         for i in 0..<4 { try writeFile(t.sub("s/big\(i).bin"), rng.bytes(8 << 20)) }
         let r = try cairn(repo, ["snapshot"])
         #expect(r.status == 16, "\(r.stderr)")
-        #expect(r.stderr.contains("free some space"))
+        #expect(r.stderr.contains("free some space") || r.stderr.contains("free space on that filesystem"))
         #expect(r.stderr.split(separator: "\n").count == 1)
         let list = try cairn(repo, ["list", "--json"])
         #expect(list.status == 0)
@@ -109,6 +114,7 @@ import Glibc
         #expect(chk.status == 0, "\(chk.stdout)\(chk.stderr)")
         // No temporary pack is left behind.
         #expect((try? FS.list(repo + "/packs/tmp"))?.isEmpty ?? true)
+        #expect((try? FS.list(repo + "/tmp"))?.isEmpty ?? true)
     }
 
     @Test func exclusiveLockHeldGivesLockedExit() async throws {
@@ -117,7 +123,7 @@ import Glibc
         #expect(try cairn(repo, ["init"]).status == 0)
         // This test process holds a shared lock (a lock object naming it) while cairn runs.
         let holder = try await onEngineThread {
-            try RepositoryLock.acquire(RepositoryLayout(root: repo), mode: .shared, wait: 0, command: "test holder")
+            try RepositoryLock.acquire(folder: repo, mode: .shared, wait: 0, command: "test holder")
         }
         defer { holder.release() }
         let r = try cairn(repo, ["check", "--rebuild-index", "--wait", "0"])

@@ -50,13 +50,18 @@ import Glibc
         let t = TempDir(); defer { t.remove() }
         let repo = try fixture(t)
         let before = try cairn(repo, ["ls", "--recursive", "latest"]).stdout
-        for s in ["", "-wal", "-shm"] { unlink(repo + "/index.sqlite" + s) }
-        // The index is gone: snapshots are re-adopted from their files, blocks are not indexed.
+        for s in ["", "-wal", "-shm"] { unlink(cacheIndexPath(repo) + s) }
+        // The cache is gone: it is rebuilt from the index objects alone.
+        #expect(try cairn(repo, ["check", "--read-data"]).status == 0)
+        // The index objects and the cache are gone: snapshots are re-adopted from their records, blocks are not indexed.
+        try FS.removeTree(repo + "/index")
+        for s in ["", "-wal", "-shm"] { unlink(cacheIndexPath(repo) + s) }
         let broken = try cairn(repo, ["check"])
         #expect(broken.status == 15)
         let rb = try cairn(repo, ["check", "--rebuild-index", "--read-data"])
         #expect(rb.status == 0, "\(rb.stdout)\(rb.stderr)")
         #expect(rb.stdout.contains("index rebuilt"))
+        #expect(!(try FS.list(repo + "/index")).isEmpty, "the index objects are written again")
         #expect(try cairn(repo, ["ls", "--recursive", "latest"]).stdout == before)
         let list = try JSONSerialization.jsonObject(with: Data(try cairn(repo, ["list", "--json"]).stdoutBytes)) as? [[String: Any]]
         #expect(list?.count == 2)

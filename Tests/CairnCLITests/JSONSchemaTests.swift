@@ -102,6 +102,7 @@ func schema(_ name: String) throws -> JSONValue {
         try check("prune", ["prune", "--dry-run"] + g, shape: .lines)
         try check("prune", ["prune"] + g, shape: .lines)
         try check("unlock", ["unlock"] + g)
+        try check("migrate", ["migrate"] + g)
         try check("silo-remove", ["silo", "remove", "cmd"] + g)
         // Errors: one error object, the exit code inside matching the process's.
         try check("error", ["cat", "latest", "s/a.txt"] + g, exit: 18)

@@ -12,6 +12,7 @@ public final class TempDir: @unchecked Sendable {
     public let path: String
 
     public init(_ label: String = "cairn-test") {
+        _ = TempDir.hostFolders
         var template = Array("/tmp/\(label)-XXXXXX".utf8CString)
         let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         path = String(cString: p!)
@@ -19,6 +20,15 @@ public final class TempDir: @unchecked Sendable {
 
     public func sub(_ name: String) -> String { path + "/" + name }
     public func remove() { try? FS.removeTree(path) }
+
+    /// Format-3 repositories keep their index cache and host-local state outside the repository
+    /// (`HostFolders`): tests put both under one folder per test process (children inherit it),
+    /// unless the environment already names them.
+    static let hostFolders: Void = {
+        let base = "/tmp/cairn-test-host-\(getpid())"
+        if getenv("CAIRN_CACHE_DIR") == nil { setenv("CAIRN_CACHE_DIR", base + "/cache", 1) }
+        if getenv("CAIRN_STATE_DIR") == nil { setenv("CAIRN_STATE_DIR", base + "/state", 1) }
+    }()
 }
 
 /// Result of running a process.
@@ -292,4 +302,22 @@ public func makeRepository(_ dir: TempDir, silos: [String: String]) throws -> Re
 @discardableResult
 public func snapshot(_ r: Repository, silos: [String] = [], tags: [String] = []) throws -> SnapshotResult {
     try Snapshotter(repository: r, options: SnapshotOptions(silos: silos, tags: tags)).run()
+}
+
+/// The id of the repository folder `repo` (its config.json).
+public func repositoryId(_ repo: String) -> String {
+    let obj = (try? FS.readAll(repo + "/config.json")).flatMap { try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any] }
+    return obj?["id"] as? String ?? "no-id"
+}
+
+/// The index cache of the format-3 repository folder `repo` (under this process's CAIRN_CACHE_DIR).
+public func cacheIndexPath(_ repo: String) -> String {
+    _ = TempDir.hostFolders
+    return HostFolders.cache(id: repositoryId(repo)) + "/index.sqlite"
+}
+
+/// The host-local state folder of the format-3 repository folder `repo` (silos, restore journal, temporaries).
+public func stateFolder(_ repo: String) -> String {
+    _ = TempDir.hostFolders
+    return HostFolders.state(id: repositoryId(repo))
 }

@@ -9,6 +9,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CairnStorage
 
 /// A damaged or missing block and where it is used.
 public struct DamagedBlock: Codable, Sendable {
@@ -60,7 +61,19 @@ extension Repository {
         // Self-healing: the blocks of a lost pack are recorded as missing, so that dedup no
         // longer counts them as stored and the next snapshot of live data stores them again.
         var bad: [BlockId: String] = [:]
-        if !readOnly { for p in lostPacks { try index.markPackLost(p) } }
+        if !readOnly {
+            for p in lostPacks {
+                try index.markPackLost(p)
+                // Its index object names a pack that is gone: every machine's cache would add it back.
+                if config.version >= 3 { try store.delete(try .make(.index, p)) }
+            }
+        }
+        for d in damagedIndexObjects { report.errors.append(d) }
+        if config.version >= 3 {
+            for n in Set(try storage.list()).subtracting(Set(try store.list(.index).map(\.handle.name))).sorted() where known.contains(n) {
+                report.errors.append("pack \(storage.displayPath(n)) has no index object; run `cairn check --rebuild-index` to write it")
+            }
+        }
         // Snapshot records and trees.
         if readData {
             var n = 0
@@ -79,10 +92,11 @@ extension Repository {
         var usage: [BlockId: [String]] = [:]
         for snap in try snapshots() {
             report.snapshots += 1
-            let file = layout.snapshot(snap.id)
-            if let bytes = try? FS.readAll(file) {
+            let handle = try ObjectHandle.make(.snapshot, snap.id)
+            let file = store.display(handle)
+            if let bytes = try store.bytesIfExists(handle, limit: SnapshotRecord.maxSize) {
                 if BlockId.hash(bytes).hex != snap.id { report.errors.append("snapshot record \(file) does not match its id") }
-            } else if FS.exists(layout.forgottenSnapshot(snap.id)) {
+            } else if forgetInProgress(snap.id) {
                 report.warnings.append("snapshot \(snap.shortId) was being forgotten when a process stopped; the next `cairn forget` or `cairn prune` completes it")
             } else {
                 report.errors.append("snapshot record \(file) is missing")
@@ -200,15 +214,28 @@ extension Repository {
         return absent
     }
 
-    /// Rebuilds `index.sqlite` from pack trailers and snapshot files. Needs no working index.
-    public static func rebuildIndex(at path: String, wait: Double = 0) throws -> (packs: Int, blocks: Int, snapshots: Int, skipped: [String]) {
-        let layout = RepositoryLayout(root: FS.absolute(path))
-        _ = try loadConfig(layout, given: path)
-        let lock = try RepositoryLock.acquire(layout, mode: .exclusive, wait: wait, command: "check --rebuild-index")
+    /// Rebuilds the index from pack trailers and snapshot records. Needs no working index.
+    /// Format 3: every pack's index object is written again from its trailer (salvaged entries
+    /// for a damaged trailer; a differing or damaged index object is replaced, one whose pack is
+    /// gone deleted), then the cache is built from them.
+    public static func rebuildIndex(at path: String, wait: Double = 0, cache: String? = nil, state: String? = nil) throws -> (packs: Int, blocks: Int, snapshots: Int, skipped: [String]) {
+        let backend: any Backend
+        if S3Repository.isURL(path) { backend = try S3Repository.backend(path) } else {
+            let root = FS.absolute(path)
+            guard FS.exists(root) else {
+                throw CairnError(.repositoryNotFound, "no Cairn repository at \(root); create one with `cairn init --repo \(path)` or pass --repo / CAIRN_REPO", path: root)
+            }
+            backend = LocalBackend(path: root)
+        }
+        let store = RepositoryStore(backend: backend)
+        let config = try loadConfig(RepositoryLayout(root: backend.location), store: store, given: path)
+        let layout = config.version >= 3 ? hostLayout(store, config, cache: cache, state: state) : RepositoryLayout(root: backend.location)
+        let lock = try RepositoryLock.acquire(backend, mode: .exclusive, wait: wait, command: "check --rebuild-index")
         defer { lock.release() }
-        let storage = LocalPackStorage(root: layout.packs)
+        let storage = BackendPackStorage(store: store)
         storage.cleanTemporaries()
-        let tmp = layout.root + "/index.sqlite.rebuild"
+        try FS.mkdirs(layout.cache)
+        let tmp = layout.cache + "/index.sqlite.rebuild"
         for s in ["", "-wal", "-shm", "-journal"] { unlink(tmp + s) }
         var packs = 0, blocks = 0, snaps = 0
         var skipped: [String] = []
@@ -221,6 +248,7 @@ extension Repository {
                 do {
                     let entries = try PackFormat.readTrailer(storage, pack: name)
                     blocks += try fresh.addPack(name: name, size: try storage.size(of: name), entries: entries)
+                    if config.version >= 3 { try rewriteIndexObject(storage, pack: name, entries: entries) }
                     packs += 1
                 } catch let e as CairnError {
                     // A damaged trailer: salvage every block whose bytes verify. The pack file is
@@ -232,7 +260,9 @@ extension Repository {
                         r.entries += PackSalvage.fromIndex(old, storage: storage, pack: name).filter { !have.contains($0.id) }
                     }
                     if !r.entries.isEmpty {
-                        blocks += try fresh.addPack(name: name, size: try storage.size(of: name), entries: r.entries.sorted { $0.offset < $1.offset })
+                        let sorted = r.entries.sorted { $0.offset < $1.offset }
+                        blocks += try fresh.addPack(name: name, size: try storage.size(of: name), entries: sorted)
+                        if config.version >= 3 { try rewriteIndexObject(storage, pack: name, entries: sorted) }
                         packs += 1
                         skipped.append("\(e.message): salvaged \(r.entries.count) verified blocks\(r.unverified > 0 ? ", \(r.unverified) trailer entries could not be verified" : "")")
                     } else {
@@ -240,11 +270,16 @@ extension Repository {
                     }
                 }
             }
-            for f in try FS.list(layout.snapshots) where f.hasSuffix(".json") {
-                let id = String(f.dropLast(5))
-                let bytes = try FS.readAll(layout.snapshot(id))
+            if config.version >= 3 {
+                // Index objects whose pack is gone name nothing.
+                let present = Set(try storage.list())
+                for o in try store.list(.index) where !present.contains(o.handle.name) { try store.delete(o.handle) }
+            }
+            for o in try store.list(.snapshot) {
+                let id = o.handle.name, f = id + ".json"
+                guard let bytes = try store.bytesIfExists(o.handle, limit: SnapshotRecord.maxSize) else { continue }
                 guard BlockId.hash(bytes).hex == id else { skipped.append("snapshot file \(f) does not match its name; left out"); continue }
-                guard let rec = try? SnapshotRecord.decode(bytes, what: layout.snapshot(id)) else {
+                guard let rec = try? SnapshotRecord.decode(bytes, what: store.display(o.handle)) else {
                     skipped.append("snapshot file \(f) cannot be decoded; left out"); continue
                 }
                 try fresh.addSnapshot(id: id, timeNs: rec.timeNs, recordJSON: String(decoding: bytes.dropLast(), as: UTF8.self))
@@ -258,7 +293,20 @@ extension Repository {
         previous = nil
         for s in ["-wal", "-shm"] { unlink(layout.index + s); unlink(tmp + s) }
         try FS.rename(tmp, layout.index)
-        try FS.syncDirectory(layout.root)
+        try FS.syncDirectory(layout.cache)
         return (packs, blocks, snaps, skipped)
+    }
+
+    /// Makes pack `name`'s index object list exactly `entries`: written when missing, replaced
+    /// (delete, then put) when it differs or is damaged.
+    static func rewriteIndexObject(_ storage: BackendPackStorage, pack name: String, entries: [PackEntry]) throws {
+        let h = try ObjectHandle.make(.index, name)
+        let size = try storage.size(of: name)
+        let want = IndexObject(pack: name, packSize: size, entries: entries)
+        if let have = try storage.store.bytesIfExists(h, limit: IndexObject.maxSize + 1) {
+            if (try? IndexObject.decode(have, name: name, what: name)) == want { return }
+            try storage.store.delete(h)
+        }
+        try storage.writeIndex(pack: name, size: size, entries: entries)
     }
 }

@@ -59,7 +59,7 @@ public struct HookTable: Codable, Sendable, Equatable {
 }
 
 extension Repository {
-    var hooksPath: String { root + "/hooks.json" }
+    var hooksPath: String { (layout.remote ? layout.state : root) + "/hooks.json" }
 
     /// The stored hooks (empty when none are set).
     public func hooks() throws -> HookTable {

@@ -186,6 +186,49 @@ public final class RepositoryIndex {
         }
     }
 
+    /// Forgets pack `name` and its block rows (its index object is gone: another machine pruned it).
+    public func removePack(_ name: String) throws {
+        try db.transaction {
+            guard let pid = try packId(name) else { return }
+            let del = try db.prepare("DELETE FROM blocks WHERE pack = ?")
+            del.bind(1, pid); try del.run()
+            let dp = try db.prepare("DELETE FROM packs WHERE id = ?")
+            dp.bind(1, pid); try dp.run()
+        }
+    }
+
+    /// The row id of pack `name`, or nil when the index does not know it.
+    func packId(_ name: String) throws -> Int64? {
+        let q = try db.prepare("SELECT id FROM packs WHERE name = ?")
+        q.bind(1, name)
+        return try q.step() ? q.int(0) : nil
+    }
+
+    /// Packs holding fewer block rows than their entries (blocks first indexed in another pack);
+    /// after a pack was removed, their index objects are read again to fill the gaps.
+    public func packsShortOfRows() throws -> [String] {
+        let st = try db.prepare("SELECT p.name FROM packs p LEFT JOIN blocks b ON b.pack = p.id GROUP BY p.id HAVING COUNT(b.id) < p.blocks")
+        var out: [String] = []
+        while try st.step() { out.append(try packName(st, 0)) }
+        return out
+    }
+
+    /// Adds rows for the entries of known pack `name` that no row locates, except blocks
+    /// recorded as lost (their bytes are damaged: `check` removed their rows on purpose).
+    public func refillPack(_ name: String, entries: [PackEntry]) throws {
+        try db.transaction {
+            guard let pid = try packId(name) else { return }
+            let st = try db.prepare("INSERT OR IGNORE INTO blocks(id, pack, offset, stored, raw, kind, codec, crc) SELECT ?,?,?,?,?,?,?,? WHERE NOT EXISTS (SELECT 1 FROM missing WHERE id = ?)")
+            for e in entries {
+                st.reset()
+                st.bind(1, e.id); st.bind(2, pid); st.bind(3, Int64(e.offset)); st.bind(4, Int64(e.storedLength))
+                st.bind(5, Int64(e.rawLength)); st.bind(6, Int64(e.kind.rawValue)); st.bind(7, Int64(e.codec.rawValue)); st.bind(8, Int64(e.crc32))
+                st.bind(9, e.id)
+                try st.run()
+            }
+        }
+    }
+
     /// Names of all packs the index knows.
     public func packList() throws -> [(name: String, size: UInt64, blocks: Int)] {
         let st = try db.prepare("SELECT name, size, blocks FROM packs ORDER BY name")

@@ -104,7 +104,7 @@ extension Repository {
             // under the exclusive lock, so that their blocks are marked.
             try adoptSnapshotFiles()
             try finishForgets()
-            (storage as? LocalPackStorage)?.cleanTemporaries()
+            (storage as? BackendPackStorage)?.cleanTemporaries()
         }
         let indexed = try index.packList()
         let onDisk = Set(try storage.list())
@@ -322,7 +322,7 @@ final class PackCopier {
             moved.offset = UInt64(buffer.count)
             buffer.append(contentsOf: scratch[0..<n])
             entries.append(moved)
-            if buffer.count >= targetSize { try seal() }
+            if buffer.count >= targetSize || entries.count >= BlockWriter.maxBlocksPerPack { try seal() }
         }
     }
 
@@ -332,6 +332,7 @@ final class PackCopier {
         buffer.append(contentsOf: PackFormat.encodeTrailer(entries))
         let name = Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255) })
         try buffer.withUnsafeBytes { try storage.writePack(name: name, bytes: $0) }
+        try storage.writeIndex(pack: name, size: UInt64(buffer.count), entries: entries)
         try index.pruneRecordMoved(pack: name, entries: entries)
         written.append((name, UInt64(buffer.count), entries.count))
         buffer.removeAll(keepingCapacity: true)

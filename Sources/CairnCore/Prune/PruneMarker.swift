@@ -71,8 +71,8 @@ struct PruneMarker: Codable, Equatable, Sendable {
 }
 
 extension Repository {
-    /// The repository's objects for markers (the local folder until the engine is wired to a backend).
-    var markerBackend: any Backend { LocalBackend(path: layout.root) }
+    /// The backend that holds the markers (the repository's).
+    var markerBackend: any Backend { store.backend }
 
     /// The newest readable marker's marks, and every marker object (to remove once superseded).
     func loadPruneMarks() throws -> (marks: [String: Double], objects: [ObjectHandle]) {

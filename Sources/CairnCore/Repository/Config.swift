@@ -1,14 +1,17 @@
 import Foundation
+import CairnStorage
 
 /// The repository config (`config.json`): format version, identity and the algorithms in use.
 /// The algorithms are named so that the format can evolve behind a version number.
 ///
-/// Format 2 (this build) writes CTR2 trees: byte names and targets, owner, hard-link identity,
-/// wide timestamps. Format 1 (CTR1 trees only) is read as it is and migrated in place before
-/// the first write (Docs/Format.md, "Format versions and migration").
+/// Format 3 (this build): every object through the backend, index objects beside the packs, the
+/// index a per-user cache and silos, journal and temporaries per host. Format 2 wrote CTR2 trees
+/// (byte names and targets, owner, hard-link identity, wide timestamps); format 1 CTR1 trees
+/// only. Both are read as they are and migrated to 3 before the first write
+/// (Docs/Format.md, "Format versions and migration").
 public struct RepositoryConfig: Codable, Sendable, Equatable {
     /// The format version this build writes.
-    public static let currentVersion = 2
+    public static let currentVersion = 3
     /// The format versions this build reads; newer ones are refused (exit 11).
     public static let readableVersions: ClosedRange<Int> = 1...currentVersion
 
@@ -41,36 +44,68 @@ public struct RepositoryConfig: Codable, Sendable, Equatable {
     }
 }
 
-extension Repository {
-    /// Before the first write of a new-format block: a format-1 repository's config is
-    /// rewritten with version 2, atomically and durably (temp file, fsync, rename, directory
-    /// fsync). The config on disk is read again, so a concurrent migration is harmless. A
-    /// crash before the rename leaves format 1 and nothing written; after it, format 2 with
-    /// only CTR1 trees, which format 2 reads. Never called by read-only commands.
-    public func migrateFormatIfNeeded() throws {
-        let bytes = try FS.readAll(layout.config)
-        var c: RepositoryConfig
-        do { c = try JSONDecoder().decode(RepositoryConfig.self, from: Data(bytes)) } catch {
-            throw CairnError(.integrity, "\(layout.config) cannot be parsed; restore it from a copy of the repository", path: layout.config)
-        }
-        guard c.version < RepositoryConfig.currentVersion else { return }
-        c.version = RepositoryConfig.currentVersion
-        try FS.atomicWrite(layout.config, try c.encoded())
-    }
-}
-
-/// File names inside a repository folder (Docs/Format.md).
+/// Where a repository's files are (Docs/Format.md, "What lives where"): objects under `root`
+/// (through the backend), host-local state under `state`, the index cache under `cache`.
+/// Formats 1 and 2 keep everything in the repository folder; format 3 keeps silos, the restore
+/// journal, temporaries and the server's state in a per-host state folder and the index in a
+/// per-user cache folder, both named by the repository id (`HostFolders`).
 public struct RepositoryLayout: Sendable {
+    /// The repository: a folder path, or an `s3:` URL.
     public let root: String
-    public init(root: String) { self.root = root }
+    /// The per-host state folder (the repository folder for formats 1 and 2).
+    public let state: String
+    /// The folder of the index cache (the repository folder for formats 1 and 2).
+    public let cache: String
+    /// True when the repository is not a local folder (no flock, no files beside the objects).
+    public let remote: Bool
+
+    /// A format 1 or 2 layout: everything in the folder `root`.
+    public init(root: String) {
+        self.root = root
+        state = root
+        cache = root
+        remote = false
+    }
+
+    /// A format 3 layout.
+    public init(root: String, state: String, cache: String, remote: Bool) {
+        self.root = root
+        self.state = state
+        self.cache = cache
+        self.remote = remote
+    }
+
     public var config: String { root + "/config.json" }
-    public var index: String { root + "/index.sqlite" }
+    public var index: String { cache + "/index.sqlite" }
     public var packs: String { root + "/packs" }
     public var snapshots: String { root + "/snapshots" }
-    public var silos: String { root + "/silos.json" }
+    public var silos: String { state + "/silos.json" }
     public var lock: String { root + "/lock" }
     public var locks: String { root + "/locks" }
-    public var tmp: String { root + "/tmp" }
+    public var tmp: String { state + "/tmp" }
     public var journal: String { root + "/journal" }
+    /// The server's state (`cairn serve`: jobs, uploads).
+    public var serve: String { state + "/serve" }
     public func snapshot(_ id: String) -> String { snapshots + "/" + id + ".json" }
+}
+
+/// The per-host folders of a format-3 repository, named by its id.
+public enum HostFolders {
+    /// `$CAIRN_STATE_DIR/ID`, else `$XDG_STATE_HOME/cairn/ID`, else `~/.local/state/cairn/ID`.
+    public static func state(id: String, environment env: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        folder(id: id, override: "CAIRN_STATE_DIR", xdg: "XDG_STATE_HOME", fallback: ".local/state", env)
+    }
+
+    /// `$CAIRN_CACHE_DIR/ID`, else `$XDG_CACHE_HOME/cairn/ID`, else `~/.cache/cairn/ID`.
+    public static func cache(id: String, environment env: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        folder(id: id, override: "CAIRN_CACHE_DIR", xdg: "XDG_CACHE_HOME", fallback: ".cache", env)
+    }
+
+    static func folder(id: String, override: String, xdg: String, fallback: String, _ env: [String: String]) -> String {
+        func absolute(_ v: String?) -> String? { v.flatMap { $0.hasPrefix("/") ? $0 : nil } }
+        if let o = absolute(env[override]) { return o + "/" + id }
+        if let x = absolute(env[xdg]) { return x + "/cairn/" + id }
+        let home = absolute(env["HOME"]) ?? FS.homeDirectory()
+        return home + "/" + fallback + "/cairn/" + id
+    }
 }

@@ -63,7 +63,7 @@ public enum Leftovers {
             }
         }
         // Atomic-write temporaries (`FILE.tmp-PID-N`) of config, silos, policy, journal and records.
-        for dir in [layout.root, layout.snapshots] {
+        for dir in Set([layout.root, layout.snapshots, layout.state]) {
             for n in (try? FS.list(dir)) ?? [] {
                 guard let r = n.range(of: ".tmp-") else { continue }
                 let rest = n[r.upperBound...]

@@ -52,8 +52,8 @@ public struct RestoreJournal: Codable, Sendable, Equatable {
     /// Include mode: directories where temporary files named `.cairn-restore-TOKEN-*` may exist.
     public var includeDirs: [String]
 
-    static func path(_ layout: RepositoryLayout) -> String { layout.root + "/restore-journal.json" }
-    static func lockPath(_ layout: RepositoryLayout) -> String { layout.root + "/restore.lock" }
+    static func path(_ layout: RepositoryLayout) -> String { layout.state + "/restore-journal.json" }
+    static func lockPath(_ layout: RepositoryLayout) -> String { layout.state + "/restore.lock" }
 
     func save(_ layout: RepositoryLayout) throws {
         let enc = JSONEncoder()
@@ -109,7 +109,7 @@ public struct RestoreJournal: Codable, Sendable, Equatable {
 
     static func remove(_ layout: RepositoryLayout) throws {
         if unlink(path(layout)) != 0 && errno != ENOENT { throw CairnError.posix("cannot remove restore journal", path: path(layout)) }
-        try FS.syncDirectory(layout.root)
+        try FS.syncDirectory(layout.state)
     }
 }
 

@@ -1,11 +1,14 @@
 // Forget: removing snapshot records (by id or by policy) and the stored policy file.
 //
-// Removal order per snapshot (see Policy.swift): rename `ID.json` -> `ID.json.forgotten`,
-// fsync the folder, delete the index row, unlink the tombstone. Because the record file
-// disappears before the row, `Repository.open` (which adopts record files the index lacks)
-// can never resurrect a snapshot half-way through removal, even from another process.
+// Removal order per snapshot (see Policy.swift): delete the record object (never renamed, no
+// tombstone), then the cache row. Because the record disappears before the row,
+// `Repository.open` (which adopts records the cache lacks and drops rows whose record is gone)
+// can never resurrect a snapshot half-way through removal, even from another machine.
+// Format 2's tombstones (`ID.json.forgotten`) left by an older cairn are completed by
+// `finishForgets`.
 
 import Foundation
+import CairnStorage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,8 +23,9 @@ public struct ForgetResult: Sendable {
 }
 
 extension RepositoryLayout {
-    /// REPO/policy.json: the stored retention policy.
-    public var policy: String { root + "/policy.json" }
+    /// REPO/policy.json: the stored retention policy (a local folder's file; the state folder
+    /// for a repository that is not a local folder).
+    public var policy: String { (remote ? state : root) + "/policy.json" }
     /// Tombstone of a snapshot record being removed.
     func forgottenSnapshot(_ id: String) -> String { snapshot(id) + ".forgotten" }
 }
@@ -41,7 +45,7 @@ extension Repository {
     public func setStoredPolicy(_ policy: RetentionPolicy?) throws {
         guard let policy else {
             if unlink(layout.policy) != 0 && errno != ENOENT { throw CairnError.posix("cannot remove", path: layout.policy) }
-            try FS.syncDirectory(layout.root)
+            try FS.syncDirectory(FS.parent(layout.policy))
             return
         }
         try policy.validate()
@@ -103,21 +107,19 @@ extension Repository {
         return try forget(policy: p, timeZone: timeZone, now: now)
     }
 
-    /// Removes one snapshot record: tombstone rename, index row, tombstone unlink.
+    /// Removes one snapshot record: the record object is deleted (never renamed), then its index
+    /// row. A crash in between leaves a row without a record, which the next open drops.
     /// A snapshot already gone (another process removed it) is fine.
     func removeSnapshotRecord(_ id: String) throws {
-        let file = layout.snapshot(id)
-        let tomb = layout.forgottenSnapshot(id)
-        if rename(file, tomb) != 0 && errno != ENOENT { throw CairnError.posix("cannot remove snapshot record", path: file) }
-        try FS.syncDirectory(layout.snapshots)
+        try store.delete(try .make(.snapshot, id))
         try index.removeSnapshot(id: id)
-        if unlink(tomb) != 0 && errno != ENOENT { throw CairnError.posix("cannot remove", path: tomb) }
     }
 
     /// Completes removals a crash interrupted: deletes the index rows of tombstoned records
     /// and the tombstones. Returns how many it completed.
     @discardableResult
     public func finishForgets() throws -> Int {
+        guard store.local != nil else { return 0 }
         var n = 0
         for name in try FS.list(layout.snapshots) where name.hasSuffix(".json.forgotten") {
             let id = String(name.dropLast(".json.forgotten".count))

@@ -55,6 +55,9 @@ public struct SnapshotRecord: Codable, Sendable, Equatable {
         return Array(try enc.encode(self)) + [10]
     }
 
+    /// The largest record object read (a damaged or hostile one cannot exhaust memory).
+    public static let maxSize = 16 << 20
+
     public static func decode(_ bytes: [UInt8], what: String) throws -> SnapshotRecord {
         do { return try JSONDecoder().decode(SnapshotRecord.self, from: Data(bytes)) } catch {
             throw CairnError(.integrity, "snapshot record \(what) cannot be parsed (\(error)); run `cairn check`", path: what)

@@ -140,7 +140,7 @@ public final class BlockWriter {
         buffer.removeAll(keepingCapacity: true)
         entries.removeAll(keepingCapacity: true)
         pending.removeAll(keepingCapacity: true)
-        let job = PackJob(writer: self, name: name, bytes: bytes)
+        let job = PackJob(writer: self, name: name, bytes: bytes, entries: inFlight?.entries ?? [])
         io.async { job.run() }
     }
 
@@ -150,8 +150,17 @@ public final class BlockWriter {
         let writer: BlockWriter
         let name: String
         let bytes: [UInt8]
+        let entries: [PackEntry]
         func run() {
-            do { try bytes.withUnsafeBytes { try writer.storage.writePack(name: name, bytes: $0) } } catch { writer.ioError = error }
+            // The pack is durable before its index object names it; a failed index object put
+            // removes the pack again (nothing names it, it would only hold the space).
+            do {
+                try bytes.withUnsafeBytes { try writer.storage.writePack(name: name, bytes: $0) }
+                do { try writer.storage.writeIndex(pack: name, size: UInt64(bytes.count), entries: entries) } catch {
+                    try? writer.storage.remove(name)
+                    throw error
+                }
+            } catch { writer.ioError = error }
             writer.done.signal()
         }
     }

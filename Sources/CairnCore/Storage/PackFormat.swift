@@ -106,13 +106,22 @@ public enum PackFormat {
         let start = size - UInt64(footerSize) - tlen
         let raw = try storage.read(pack: pack, offset: start, count: Int(tlen))
         guard CRC32.checksum(raw) == crc else { throw bad("checksum mismatch", start) }
-        var er = BinaryReader(raw, what: path)
+        return try decodeEntries(raw, count: count, dataEnd: start, what: path) { bad($0, start + $1) }
+    }
+
+    /// Decodes `count` 64-byte trailer entries from `raw` (exactly `count * entrySize` bytes),
+    /// refusing unknown kinds or codecs, lengths out of range and blocks that end past `dataEnd`
+    /// (where the trailer starts). `bad` makes the error from a reason and an offset into `raw`.
+    static func decodeEntries(_ raw: [UInt8], count: Int, dataEnd: UInt64, what: String,
+                              bad: (String, UInt64) -> CairnError) throws -> [PackEntry] {
+        guard count >= 0, raw.count == count * entrySize else { throw bad("entry bytes do not match the count \(count)", 0) }
+        var er = BinaryReader(raw, what: what)
         var out: [PackEntry] = []
         out.reserveCapacity(count)
         for _ in 0..<count {
             let id = BlockId(try er.raw(32))
             guard let kind = BlockKind(rawValue: try er.u8()), let codec = BlockCodec(rawValue: try er.u8()) else {
-                throw bad("unknown block kind or codec", start + UInt64(er.position))
+                throw bad("unknown block kind or codec", UInt64(er.position))
             }
             _ = try er.u16(); _ = try er.u32()
             let off = try er.u64()
@@ -121,9 +130,9 @@ public enum PackFormat {
             let c = try er.u32()
             _ = try er.u32()
             let e = PackEntry(id: id, kind: kind, codec: codec, offset: off, storedLength: stored, rawLength: rawLen, crc32: c)
-            if let why = e.problem { throw bad(why, start + UInt64(er.position)) }
+            if let why = e.problem { throw bad(why, UInt64(er.position)) }
             let (end, overflow) = off.addingReportingOverflow(UInt64(stored))
-            guard off >= 8, !overflow, end <= start else { throw bad("entry out of range", start + UInt64(er.position)) }
+            guard off >= 8, !overflow, end <= dataEnd else { throw bad("entry out of range", UInt64(er.position)) }
             out.append(e)
         }
         return out

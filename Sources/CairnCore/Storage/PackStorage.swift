@@ -1,8 +1,8 @@
-// Storage: immutable pack files, behind a narrow protocol.
+// Storage: immutable packs and their index objects, behind a narrow protocol.
 //
-// Owns: the bytes of packs. A pack is written whole to a temporary name, fsynced,
-// renamed into place and its directory fsynced (`PackSink.commit`) before any index
-// row may refer to it. Packs are never modified after that; prune deletes whole
+// Owns: the bytes of packs. A pack is `put` whole through the backend (local folder:
+// temporary file, fsync, rename, directory fsync) before its index object is stored and
+// before any cache row may refer to it. Packs are never modified after that; prune deletes whole
 // packs only after their live blocks were rewritten and re-indexed elsewhere.
 // A crash leaves at worst a temporary file (removed on the next open) or a complete
 // pack that no index row names yet (reported by check, adopted by --rebuild-index).
@@ -10,8 +10,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CairnStorage
 
-/// Where packs live. `LocalPackStorage` is the folder of a repository; `MemoryPackStorage` serves tests.
+/// Where packs live. `BackendPackStorage` is a repository's backend; `MemoryPackStorage` serves tests.
 public protocol PackStorage: AnyObject {
     /// Writes a complete pack durably under `name`. After it returns, the pack survives a crash.
     func writePack(name: String, bytes: UnsafeRawBufferPointer) throws
@@ -24,7 +25,9 @@ public protocol PackStorage: AnyObject {
     func size(of name: String) throws -> UInt64
     /// Names of all committed packs.
     func list() throws -> [String]
-    /// Deletes pack `name` (missing is fine).
+    /// Stores the index object of the durable pack `name` (its block list, Docs/Format.md).
+    func writeIndex(pack name: String, size: UInt64, entries: [PackEntry]) throws
+    /// Deletes pack `name` and its index object (missing is fine).
     func remove(_ name: String) throws
     /// A path that identifies the pack in messages.
     func displayPath(_ name: String) -> String
@@ -39,92 +42,63 @@ extension PackStorage {
     }
 }
 
-/// Packs as files under `REPO/packs/XX/NAME.pack`.
-public final class LocalPackStorage: PackStorage {
-    public let root: String
-    private var openFiles: [String: PosixFile] = [:]
-    private let lock = NSLockish()
+/// Packs and their index objects as objects of a `Backend` (through `RepositoryStore`): a pack
+/// is `put` whole (durable when it returns), its index object after it; `remove` deletes the index
+/// object first, so a crash in between leaves a pack no index object names (an orphan prune
+/// deletes), never an index object naming a missing pack. Reads of a local folder use `pread`.
+public final class BackendPackStorage: PackStorage {
+    public let store: RepositoryStore
 
-    public init(root: String) { self.root = root }
+    public init(store: RepositoryStore) { self.store = store }
 
-    public func path(_ name: String) -> String { "\(root)/\(name.prefix(2))/\(name).pack" }
-    public func displayPath(_ name: String) -> String { path(name) }
+    func pack(_ name: String) throws -> ObjectHandle { try .make(.pack, name) }
+    func indexObject(_ name: String) throws -> ObjectHandle { try .make(.index, name) }
 
-    public func writePack(name: String, bytes: UnsafeRawBufferPointer) throws {
-        let dir = "\(root)/\(name.prefix(2))"
-        try FS.mkdirs(dir)
-        let final = path(name)
-        let tmp = "\(root)/tmp/\(Leftovers.ownedName(name)).pack.tmp"
-        try FS.mkdirs("\(root)/tmp")
-        do {
-            let f = try PosixFile.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o444)
-            try f.write(bytes.baseAddress!, count: bytes.count)
-            try f.sync()
-            f.close()
-            try FS.rename(tmp, final)
-            try FS.syncDirectory(dir)
-        } catch {
-            unlink(tmp)
-            throw error
-        }
+    public func displayPath(_ name: String) -> String {
+        (try? store.display(pack(name))) ?? "\(store.location)/packs/\(name.prefix(80))"
     }
 
-    func file(_ name: String) throws -> PosixFile {
-        try lock.locked {
-            if let f = openFiles[name] { return f }
-            if openFiles.count > 64 { openFiles.removeAll() }
-            let p = path(name)
-            guard FS.exists(p) else {
-                throw CairnError(.integrity, "pack \(p) is missing; run `cairn check` to see the snapshots that need it", path: p)
-            }
-            let f = try PosixFile.open(p, O_RDONLY)
-            openFiles[name] = f
-            return f
-        }
+    public func writePack(name: String, bytes: UnsafeRawBufferPointer) throws {
+        try store.put(try pack(name), pointer: bytes)
+    }
+
+    public func writeIndex(pack name: String, size: UInt64, entries: [PackEntry]) throws {
+        try store.put(try indexObject(name), bytes: IndexObject(pack: name, packSize: size, entries: entries).encoded(), existingIsFine: true)
     }
 
     public func read(pack name: String, offset: UInt64, count: Int, into buffer: UnsafeMutableRawPointer) throws {
-        try file(name).pread(into: buffer, count: count, offset: offset)
+        let got = try store.read(try pack(name), offset: offset, count: count, into: buffer)
+        guard got == count else {
+            throw CairnError(.integrity, "pack \(displayPath(name)) ends before byte \(offset + UInt64(count)); run `cairn check --read-data`", path: displayPath(name), offset: offset)
+        }
     }
 
     public func readAvailable(pack name: String, offset: UInt64, count: Int, into buffer: UnsafeMutableRawPointer) throws -> Int {
-        let f = try file(name)
-        var done = 0
-        while done < count {
-            let n = Glibc.pread(f.fd, buffer + done, count - done, off_t(offset) + off_t(done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw CairnError.posix("cannot read", path: path(name))
-            }
-            if n == 0 { break }
-            done += n
-        }
-        return done
+        try store.read(try pack(name), offset: offset, count: count, into: buffer)
     }
 
-    public func size(of name: String) throws -> UInt64 { try FS.lstat(path(name)).size }
+    public func size(of name: String) throws -> UInt64 {
+        guard let n = try store.size(try pack(name)) else {
+            throw CairnError(.integrity, "pack \(displayPath(name)) is missing; run `cairn check` to see the snapshots that need it", path: displayPath(name))
+        }
+        return n
+    }
 
     public func list() throws -> [String] {
-        guard FS.exists(root) else { return [] }
-        var out: [String] = []
-        for sub in try FS.list(root) where sub.utf8.count == 2 {
-            for f in try FS.list("\(root)/\(sub)") where f.hasSuffix(".pack") {
-                let name = String(f.dropLast(5))
-                // Only names a writer makes, in the folder of their first two digits.
-                if PackFormat.isValidName(name), name.hasPrefix(sub) { out.append(name) }
-            }
-        }
-        return out
+        try store.list(.pack).map(\.handle.name).filter(PackFormat.isValidName)
     }
 
     public func remove(_ name: String) throws {
-        lock.locked { openFiles[name] = nil }
-        if unlink(path(name)) != 0 && errno != ENOENT { throw CairnError.posix("cannot remove pack", path: path(name)) }
+        try store.delete(try indexObject(name))
+        try store.delete(try pack(name))
     }
 
-    /// Removes temporary files left by an interrupted writer.
+    /// Removes temporary files of interrupted puts (local folder: `tmp/TYPE-NAME.N.tmp`, and the
+    /// `packs/tmp/` of format 2). Only under the exclusive lock: no writer is running.
     public func cleanTemporaries() {
-        try? FS.removeTree("\(root)/tmp")
+        guard let local = store.local else { return }
+        _ = try? local.removeStaleTemporaries(olderThan: 0)
+        try? FS.removeTree(store.location + "/packs/tmp")
     }
 }
 
@@ -132,7 +106,11 @@ public final class LocalPackStorage: PackStorage {
 public final class MemoryPackStorage: PackStorage {
     public private(set) var packs: [String: [UInt8]] = [:]
     public init() {}
+    public private(set) var indexes: [String: IndexObject] = [:]
     public func writePack(name: String, bytes: UnsafeRawBufferPointer) throws { packs[name] = Array(bytes) }
+    public func writeIndex(pack name: String, size: UInt64, entries: [PackEntry]) throws {
+        indexes[name] = IndexObject(pack: name, packSize: size, entries: entries)
+    }
     public func read(pack name: String, offset: UInt64, count: Int, into buffer: UnsafeMutableRawPointer) throws {
         guard let p = packs[name], offset + UInt64(count) <= UInt64(p.count) else {
             throw CairnError(.integrity, "pack \(name) is missing or short", path: name, offset: offset)
@@ -149,7 +127,7 @@ public final class MemoryPackStorage: PackStorage {
     }
     public func size(of name: String) throws -> UInt64 { UInt64(packs[name]?.count ?? 0) }
     public func list() throws -> [String] { Array(packs.keys) }
-    public func remove(_ name: String) throws { packs[name] = nil }
+    public func remove(_ name: String) throws { packs[name] = nil; indexes[name] = nil }
     public func displayPath(_ name: String) -> String { "memory:\(name)" }
     /// Flips one byte (tests of corruption detection).
     public func corrupt(_ name: String, at offset: Int) { packs[name]?[offset] ^= 0xff }

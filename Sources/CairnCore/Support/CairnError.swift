@@ -27,6 +27,9 @@ public struct CairnError: Error, CustomStringConvertible, Sendable, Equatable {
         case filesInUse = "files-in-use"
         case metadataMismatch = "metadata-mismatch"
         case hookFailed = "hook-failed"
+        case accessDenied = "access-denied"
+        case unreachable = "unreachable"
+        case clockSkew = "clock-skew"
         case usage = "usage"
         case interrupted = "interrupted"
         case terminated = "terminated"
@@ -51,6 +54,9 @@ public struct CairnError: Error, CustomStringConvertible, Sendable, Equatable {
             case .filesInUse: return 22
             case .metadataMismatch: return 23
             case .hookFailed: return 24
+            case .accessDenied: return 25
+            case .unreachable: return 26
+            case .clockSkew: return 27
             case .usage: return 64
             case .interrupted: return 130
             case .terminated: return 143

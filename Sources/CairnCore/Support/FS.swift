@@ -294,4 +294,13 @@ public enum FS {
         gethostname(&buf, 255)
         return FS.string(cBuffer: buf)
     }
+
+    /// The user's home folder from the password database (when `HOME` is unset), else /tmp.
+    public static func homeDirectory() -> String {
+        if let pw = getpwuid(geteuid()), let d = pw.pointee.pw_dir {
+            let h = String(cString: d)
+            if h.hasPrefix("/") { return h }
+        }
+        return "/tmp"
+    }
 }

@@ -1,6 +1,8 @@
-// The bridge from the synchronous engine to async backends: the calling thread (one of the
-// engine's own threads, never a Swift concurrency pool thread) blocks on a semaphore while the
-// operation runs as a task. HTTP backends therefore never block a pool thread while they wait.
+// The bridge from the synchronous engine to async backends: the calling thread blocks on a
+// semaphore while the operation runs as a task on the bridge's own executor (a dispatch queue
+// whose threads are not the Swift concurrency pool's). So a caller may block any thread,
+// including a pool thread running a synchronous test or library call, without starving the
+// operation it waits for; HTTP backends still never hold a thread while they wait for the network.
 
 import Dispatch
 import Synchronization
@@ -8,11 +10,12 @@ import Synchronization
 /// Runs async backend calls from synchronous code.
 public enum BlockingBridge {
     /// Runs `operation` to completion and returns its result, blocking the calling thread.
-    /// Must not be called from inside a Swift concurrency task (it would hold a pool thread).
+    /// The operation runs on `BridgeExecutor` (dispatch threads outside the concurrency pool), so
+    /// the call cannot deadlock however many pool threads are blocked in it.
     public static func run<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) throws -> T {
         let box = Mutex<Result<T, any Error>?>(nil)
         let done = DispatchSemaphore(value: 0)
-        Task.detached {
+        Task.detached(executorPreference: BridgeExecutor.shared) {
             let r: Result<T, any Error>
             do { r = .success(try await operation()) } catch { r = .failure(error) }
             box.withLock { $0 = r }
@@ -20,5 +23,18 @@ public enum BlockingBridge {
         }
         done.wait()
         return try box.withLock { $0! }.get()
+    }
+}
+
+/// A task executor over a concurrent dispatch queue: bridge tasks run here, not on the
+/// cooperative pool (whose threads a blocked synchronous caller may be holding).
+public final class BridgeExecutor: TaskExecutor {
+    public static let shared = BridgeExecutor()
+    private let queue = DispatchQueue(label: "cairn.storage-bridge", attributes: .concurrent)
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let unowned = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        queue.async { unowned.runSynchronously(on: executor) }
     }
 }
