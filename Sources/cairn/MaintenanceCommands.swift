@@ -66,6 +66,7 @@ struct ForgetCmd: ParsableCommand {
     @Flag(name: .long, help: "List each snapshot as kept or removed, with the rule; change nothing.") var dryRun = false
     @Flag(name: .long, help: "Run prune afterwards (takes the exclusive lock).") var prune = false
     @Option(name: .long, help: "With --prune: repack packs with more than PERCENT unused bytes.") var maxUnused: Double = 10
+    @Option(name: .long, help: "With --prune: the grace period of two-phase pack deletion, in seconds (see prune --grace).") var grace: Double?
 
     func run() throws {
         try guarded {
@@ -87,7 +88,7 @@ struct ForgetCmd: ParsableCommand {
             if prune {
                 r.unlock()
                 try r.lock(.exclusive, wait: global.wait, command: "prune")
-                pruneReport = try r.prune(PruneOptions(maxUnusedPercent: maxUnused, dryRun: dryRun))
+                pruneReport = try r.prune(PruneOptions(maxUnusedPercent: maxUnused, dryRun: dryRun, graceSeconds: grace))
             }
             if global.json {
                 struct Doc: Encodable { var dryRun: Bool; var snapshots: [DecisionJSON]; var removed: [String]; var prune: PruneReport? }
@@ -158,6 +159,9 @@ func printPrune(_ p: PruneReport) {
     Out.line("\(p.snapshots) snapshots use \(p.liveBlocks) of \(p.blocksBefore) blocks; \(p.deadBlocks) unused blocks hold \(human(p.deadBytes))")
     Out.line("\(verb) \(p.packsDeleted) unused packs, repacked \(p.packsRepacked) packs\(p.dryRun ? "" : " into \(p.packsWritten) new packs"), \(verb) \(p.orphanPacksDeleted) orphan packs")
     Out.line("\(p.dryRun ? "would free" : "freed") \(human(p.bytesFreed)) (\(p.bytesFreed) bytes), repacked \(human(p.bytesRepacked)) (\(p.bytesRepacked) bytes)")
+    if p.packsMarked > 0 {
+        Out.line("\(p.packsMarked) unreferenced packs (\(human(p.bytesMarked))) stay marked: a prune deletes them once marked for \(Int(p.graceSeconds)) s (--grace) and still unused")
+    }
     for k in p.orphanPacksKept { Out.err("cairn: warning: kept unindexed pack \(k): it may hold the only copy of a block; run `cairn check --rebuild-index` to salvage it") }
     Out.line("repository: \(p.packsBefore) packs, \(human(p.packBytesBefore)) -> \(p.packsAfter) packs, \(human(p.packBytesAfter)); \(human(p.unusedBytesAfter)) unused left in kept packs\(p.dryRun ? " (dry run)" : "")")
 }
@@ -169,18 +173,22 @@ struct PruneCmd: ParsableCommand {
         discussion: """
         Waits up to --wait seconds for running snapshots, reads and restores to finish; none can start while it runs. \
         A pack with no used block is deleted; a pack with more than --max-unused percent unused bytes has its used blocks \
-        copied into new packs and is then deleted. Interrupting prune at any moment leaves a repository that checks clean.
+        copied into new packs and is then deleted. Deletion is two-phase: a pack found unreferenced is first marked, and a \
+        later prune deletes it once the mark is older than --grace seconds and the pack is still unreferenced. \
+        Interrupting prune at any moment leaves a repository that checks clean.
         """)
     @OptionGroup var global: GlobalOptions
     @Option(name: .long, help: "Repack packs with more than PERCENT unused bytes (0-100).") var maxUnused: Double = 10
     @Flag(name: .long, help: "Report what would be deleted and repacked; change nothing.") var dryRun = false
+    @Option(name: .long, help: "Delete an unreferenced pack only once a prune marked it at least SECONDS ago (default: the repository's pruneGraceSeconds, else 3600; 0 deletes at once, for a repository only one machine writes).")
+    var grace: Double?
 
     func run() throws {
         try guarded {
             let r = try Repository.open(at: try global.repoPath())
             try r.lock(.exclusive, wait: global.wait, command: "prune")
             let progress = Progress("prune", unit: "snapshots")
-            let rep = try r.prune(PruneOptions(maxUnusedPercent: maxUnused, dryRun: dryRun)) { phase, done, total in
+            let rep = try r.prune(PruneOptions(maxUnusedPercent: maxUnused, dryRun: dryRun, graceSeconds: grace)) { phase, done, total in
                 progress.setTotal(files: total, bytes: nil, unit: phase == "mark" ? "snapshots" : "packs")
                 progress.update(done: done, bytes: 0, phase: phase)
             }

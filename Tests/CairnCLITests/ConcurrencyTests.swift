@@ -25,9 +25,9 @@ import Glibc
     }
 
     /// Runs one snapshot loop per silo (environment `envs[silo]`, e.g. its machine) and a
-    /// forget+prune loop (environment `pruneEnv`) until `deadline`, recording what they saw in `log`.
+    /// forget+prune loop (environment `pruneEnv`, prune's `--grace`) until `deadline`, recording what they saw in `log`.
     static func runLoops(_ repo: String, silos: [String: EvolvingSilo], envs: [String: [String: String]] = [:], pruneEnv: [String: String] = [:],
-                         extra: [String] = [], until deadline: Date, log: Log) {
+                         extra: [String] = [], grace: String = "0", until deadline: Date, log: Log) {
         let done = DispatchSemaphore(value: 0)
         for (name, s) in silos {
             Thread {
@@ -48,7 +48,7 @@ import Glibc
                     let f = try cairn(repo, ["forget", "--keep-last", "3", "--json"] + extra, env: pruneEnv)
                     if f.status != 0 { log.fail("forget exited \(f.status): \(f.stderr)") }
                     log.forgot(jsonFields(f)["removed"] as? [String] ?? [])
-                    let p = try cairn(repo, ["prune", "--max-unused", "5", "--json"] + extra, env: pruneEnv)
+                    let p = try cairn(repo, ["prune", "--max-unused", "5", "--grace", grace, "--json"] + extra, env: pruneEnv)
                     if p.status != 0 { log.fail("prune exited \(p.status): \(p.stderr)") }
                     let rep = jsonFields(p)
                     log.pruned(rep["bytesFreed"] as? UInt64 ?? 0, rep["bytesRepacked"] as? UInt64 ?? 0)

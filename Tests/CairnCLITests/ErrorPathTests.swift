@@ -123,7 +123,7 @@ import Glibc
         #expect(try cairn(repo, ["init"]).status == 0)
         // This test process holds a shared lock (a lock object naming it) while cairn runs.
         let holder = try await onEngineThread {
-            try RepositoryLock.acquire(RepositoryLayout(root: repo), mode: .shared, wait: 0, command: "test holder")
+            try RepositoryLock.acquire(folder: repo, mode: .shared, wait: 0, command: "test holder")
         }
         defer { holder.release() }
         let r = try cairn(repo, ["check", "--rebuild-index", "--wait", "0"])

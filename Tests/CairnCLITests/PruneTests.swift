@@ -47,9 +47,9 @@ import Glibc
         #expect(try listSnapshotIds(repo) == kept)
 
         let before = try packBytesOnDisk(repo)
-        let planned = jsonFields(try cairn(repo, ["prune", "--dry-run", "--json"]))
+        let planned = jsonFields(try cairn(repo, ["prune", "--grace", "0", "--dry-run", "--json"]))
         #expect(try packBytesOnDisk(repo) == before, "a dry run deletes nothing")
-        let p = try cairn(repo, ["prune", "--json"])
+        let p = try cairn(repo, ["prune", "--grace", "0", "--json"])
         #expect(p.status == 0, "\(p.stderr)")
         let rep = jsonFields(p)
         let freed = rep["bytesFreed"] as? UInt64 ?? 0
@@ -68,10 +68,10 @@ import Glibc
         print("FIGURE prune after forget: 5 of 8 snapshots forgotten, their unique blocks \(unique.blocks) = \(unique.bytes) B; prune freed \(freed) B (packs \(before) -> \(after) B), repacked \(rep["bytesRepacked"] as? UInt64 ?? 0) B, \(unusedAfter) B unused left")
 
         // --max-unused 0 repacks the rest: nothing unused remains.
-        let p0 = jsonFields(try cairn(repo, ["prune", "--max-unused", "0", "--json"]))
+        let p0 = jsonFields(try cairn(repo, ["prune", "--grace", "0", "--max-unused", "0", "--json"]))
         #expect(p0["unusedBytesAfter"] as? UInt64 == 0)
-        #expect(jsonFields(try cairn(repo, ["prune", "--dry-run", "--json"]))["deadBlocks"] as? Int == 0)
-        let human = try cairn(repo, ["prune"])
+        #expect(jsonFields(try cairn(repo, ["prune", "--grace", "0", "--dry-run", "--json"]))["deadBlocks"] as? Int == 0)
+        let human = try cairn(repo, ["prune", "--grace", "0"])
         #expect(human.stdout.contains("freed 0 B"))
 
         let chk = try cairn(repo, ["check", "--read-data"])
@@ -123,7 +123,7 @@ import Glibc
         let chk = try cairn(repo, ["check"])
         #expect(chk.status == 0, "\(chk.stdout)\(chk.stderr)")
         #expect(chk.stderr.contains("was being forgotten"))
-        #expect(try cairn(repo, ["prune"]).status == 0)
+        #expect(try cairn(repo, ["prune", "--grace", "0"]).status == 0)
         #expect(try listSnapshotIds(repo) == Array(ids[1...]))
         #expect(!FS.exists(rec + ".forgotten"))
         #expect(try cairn(repo, ["check", "--read-data"]).status == 0)
@@ -151,7 +151,7 @@ import Glibc
             #expect(try cairn(repo, ["forget", "--keep-last", "3"]).status == 0)
             let before = try listSnapshotIds(repo)
             let start = Date()
-            let p = try Child.spawn(cairnBinary(), ["prune", "--max-unused", "0", "--repo", repo])
+            let p = try Child.spawn(cairnBinary(), ["prune", "--grace", "0", "--max-unused", "0", "--repo", repo])
             if round == 0 {
                 // One uninterrupted run measures how long a prune takes here.
                 #expect(p.wait() == 0)
@@ -193,12 +193,12 @@ import Glibc
             }
         }
         // A final prune cleans up whatever the interrupted ones left.
-        let final = jsonFields(try cairn(repo, ["prune", "--max-unused", "0", "--json"]))
+        let final = jsonFields(try cairn(repo, ["prune", "--grace", "0", "--max-unused", "0", "--json"]))
         let chk = try cairn(repo, ["check", "--read-data"])
         #expect(chk.status == 0)
         #expect(!chk.stderr.contains("not indexed"))
         #expect(((try? FS.list(repo + "/packs/tmp")) ?? []).isEmpty)
-        #expect(jsonFields(try cairn(repo, ["prune", "--dry-run", "--json"]))["deadBlocks"] as? Int == 0)
+        #expect(jsonFields(try cairn(repo, ["prune", "--grace", "0", "--dry-run", "--json"]))["deadBlocks"] as? Int == 0)
         // The killed prunes left stale lock info; unlock removes it (nobody holds the lock).
         let u = try cairn(repo, ["unlock"])
         #expect(u.status == 0)
@@ -220,7 +220,7 @@ import Glibc
         #expect(c1.status == 0 && c1.stderr.contains("not indexed"), "\(c1.stdout)\(c1.stderr)")
         let rb = try cairn(repo, ["check", "--rebuild-index", "--read-data"])
         #expect(rb.status == 0, "\(rb.stdout)\(rb.stderr)")
-        #expect(try cairn(repo, ["prune", "--max-unused", "0"]).status == 0)
+        #expect(try cairn(repo, ["prune", "--grace", "0", "--max-unused", "0"]).status == 0)
         #expect(try cairn(repo, ["check", "--read-data"]).status == 0)
         #expect(((try? FS.list(repo + "/packs/tmp")) ?? []).isEmpty)
         #expect(!FS.exists(repo + "/packs/ee/\(orphanName).pack") || !FS.exists(src), "one of the two copies is gone")

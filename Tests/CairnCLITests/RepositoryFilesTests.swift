@@ -247,7 +247,7 @@ func processGone(_ pid: Int32) -> Bool {
         // damaged footer (it may hold the only copy of a block: kept).
         let intact = repo + "/packs/11/" + String(repeating: "1", count: 32) + ".pack", damaged = repo + "/packs/22/" + String(repeating: "2", count: 32) + ".pack"
         #expect(try sh("mkdir -p \(repo)/packs/11 \(repo)/packs/22 && cp \(pack) \(intact) && cp \(pack) \(damaged) && chmod 644 \(damaged) && printf 'XXXXXXXX' | dd of=\(damaged) bs=1 seek=$(( $(stat -c %s \(damaged)) - 8 )) conv=notrunc 2>/dev/null").status == 0)
-        let p = try cairn(repo, ["prune"])
+        let p = try cairn(repo, ["prune", "--grace", "0"])
         #expect(p.status == 0, "\(p.stderr)")
         #expect(p.stderr.contains("kept unindexed pack \(damaged)"), "\(p.stderr)")
         #expect(FS.exists(damaged) && !FS.exists(intact) && FS.exists(pack))

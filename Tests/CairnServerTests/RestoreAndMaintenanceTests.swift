@@ -107,7 +107,7 @@ import Glibc
         // Another process holds the exclusive lock: requests wait --wait seconds, then 503.
         let repo = h.repo
         let holder = try await onEngineThread {
-            try RepositoryLock.acquire(RepositoryLayout(root: repo), mode: .exclusive, wait: 5, command: "test holder")
+            try RepositoryLock.acquire(folder: repo, mode: .exclusive, wait: 5, command: "test holder")
         }
         let r = try h.get("/api/v1/status")
         #expect(r.status == 503 && r.code == "locked", "\(r.text)")

@@ -231,8 +231,8 @@ extension Repository {
         let store = RepositoryStore(backend: backend)
         let config = try loadConfig(RepositoryLayout(root: backend.location), store: store, given: path)
         let layout = config.version >= 3 ? hostLayout(store, config, cache: cache, state: state) : RepositoryLayout(root: backend.location)
-        let lock = layout.remote ? nil : try RepositoryLock.acquire(layout, mode: .exclusive, wait: wait, command: "check --rebuild-index")
-        defer { lock?.release() }
+        let lock = try RepositoryLock.acquire(backend, mode: .exclusive, wait: wait, command: "check --rebuild-index")
+        defer { lock.release() }
         let storage = BackendPackStorage(store: store)
         storage.cleanTemporaries()
         try FS.mkdirs(layout.cache)

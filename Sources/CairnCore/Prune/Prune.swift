@@ -1,6 +1,8 @@
 // Prune: deletes blocks no snapshot references and repacks packs that are mostly dead.
 //
-// Owns: `cairn prune`. It runs only under the exclusive repository lock. Every snapshot,
+// Owns: `cairn prune` and two-phase deletion (PruneMarker.swift: a pack found unreferenced is
+// marked and deleted by a later prune once the mark is older than the grace period and the pack
+// is still unreferenced). It runs only under the exclusive repository lock. Every snapshot,
 // read, export and restore holds the shared lock for its whole run, so no snapshot can
 // start, dedup against a block, or finish while prune runs: a block prune deletes cannot
 // be wanted by a snapshot being written (impossible, not unlikely).
@@ -10,14 +12,16 @@
 //   1. mark: walk every snapshot's trees and content lists into a TEMP table   nothing written
 //   2. plan: per pack, live blocks and bytes (SQL over the index)              nothing written
 //   3. write new packs with the live blocks of sparse packs, each durable      new packs unindexed
-//   4. ONE index transaction: add new packs, repoint moved blocks, delete the
-//      rows of old packs and of their dead blocks                              old packs unindexed
-//   5. delete old pack files and unindexed (orphan) pack files
+//   4. put a marker object: unreferenced packs with the time first found so    nothing deleted
+//   5. ONE index transaction: add new packs, repoint moved blocks, delete the
+//      rows of packs whose mark aged past the grace period                     those packs unindexed
+//   6. delete those pack files and aged unindexed (orphan) pack files, then older markers
 // A crash before 4 leaves the old index intact and the new packs as orphans; a crash after
 // 4 leaves old packs as orphans. Orphans hold only copies, `check` warns about them and the
 // next prune deletes them. An index row never points at a deleted pack.
 
 import Foundation
+import CairnStorage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -29,9 +33,13 @@ public struct PruneOptions: Sendable {
     public var maxUnusedPercent: Double = 10
     /// Plan and report only; change nothing.
     public var dryRun = false
-    public init(maxUnusedPercent: Double = 10, dryRun: Bool = false) {
+    /// Seconds a pack stays marked unreferenced before it may be deleted (nil: the repository's
+    /// `pruneGraceSeconds`, else `PruneGrace.defaultSeconds`; 0 deletes at once: one writer only).
+    public var graceSeconds: Double?
+    public init(maxUnusedPercent: Double = 10, dryRun: Bool = false, graceSeconds: Double? = nil) {
         self.maxUnusedPercent = maxUnusedPercent
         self.dryRun = dryRun
+        self.graceSeconds = graceSeconds
     }
 }
 
@@ -67,6 +75,12 @@ public struct PruneReport: Codable, Sendable {
     public var packBytesAfter: UInt64 = 0
     /// Unused bytes left in packs that were kept (below the --max-unused threshold).
     public var unusedBytesAfter: UInt64 = 0
+    /// The grace period used, in seconds.
+    public var graceSeconds: Double = 0
+    /// Unreferenced packs left marked (two-phase deletion): a later prune deletes them once their
+    /// mark is older than the grace period, unless a snapshot uses one of their blocks again.
+    public var packsMarked = 0
+    public var bytesMarked: UInt64 = 0
 }
 
 extension Repository {
@@ -79,7 +93,12 @@ extension Repository {
         guard options.maxUnusedPercent >= 0, options.maxUnusedPercent <= 100 else {
             throw CairnError(.invalidInput, "--max-unused must be a percentage from 0 to 100, not \(options.maxUnusedPercent)")
         }
+        let grace = options.graceSeconds ?? config.pruneGraceSeconds ?? PruneGrace.defaultSeconds
+        guard grace.isFinite, grace >= 0, grace <= 1e9 else {
+            throw CairnError(.invalidInput, "the prune grace period must be 0 to 1e9 seconds, not \(grace)")
+        }
         var report = PruneReport(dryRun: options.dryRun)
+        report.graceSeconds = grace
         if !options.dryRun {
             // Records written by a snapshot that died before indexing them are adopted now,
             // under the exclusive lock, so that their blocks are marked.
@@ -135,12 +154,27 @@ extension Repository {
                 keep.append(u)
             }
         }
+        // Two-phase deletion (PruneMarker.swift): unreferenced packs are deleted only once their
+        // mark is older than the grace period; repacked packs are unreferenced from now on.
+        let now = Date().timeIntervalSince1970
+        let (previous, oldMarkers) = try loadPruneMarks()
+        let sizes = Dictionary(usage.map { ($0.name, $0.size) }, uniquingKeysWith: { a, _ in a })
+        let orphanSizes = Dictionary(orphans.map { ($0, (try? storage.size(of: $0)) ?? 0) }, uniquingKeysWith: { a, _ in a })
+        var (deleteNow, marks) = PruneMarker.plan(candidates: Set(deleteWhole.map(\.name) + orphans), previous: previous, now: now, grace: grace)
+        let repackMarks = PruneMarker.plan(candidates: Set(repack.map(\.name)), previous: [:], now: now, grace: grace)
+        marks.merge(repackMarks.keep) { a, _ in a }
+        let deleteRepacked = repackMarks.delete
+        deleteWhole = deleteWhole.filter { deleteNow[$0.name] != nil }
+        orphans = orphans.filter { deleteNow[$0] != nil }
+        deleteNow.merge(deleteRepacked) { a, _ in a }
+        report.packsMarked = marks.count
+        report.bytesMarked = marks.keys.reduce(0) { $0 + (sizes[$1] ?? orphanSizes[$1] ?? 0) }
         report.packsDeleted = deleteWhole.count
         report.packsRepacked = repack.count
         report.orphanPacksDeleted = orphans.count
         report.unusedBytesAfter = keep.reduce(0) { $0 + $1.unusedBytes }
-        let deletedBytes = deleteWhole.reduce(0) { $0 + $1.size } + repack.reduce(0) { $0 + $1.size }
-            + orphans.reduce(0) { $0 + ((try? storage.size(of: $1)) ?? 0) }
+        let deletedBytes = deleteWhole.reduce(0) { $0 + $1.size } + repack.filter { deleteRepacked[$0.name] != nil }.reduce(0) { $0 + $1.size }
+            + orphans.reduce(0) { $0 + (orphanSizes[$1] ?? 0) }
         let liveInRepacked = repack.reduce(UInt64(0)) { $0 + $1.liveStored }
         report.bytesRepacked = liveInRepacked
 
@@ -149,7 +183,7 @@ extension Repository {
             let liveCount = repack.reduce(0) { $0 + $1.liveBlocks }
             let estimate = liveInRepacked + UInt64(liveCount * PackFormat.entrySize)
             report.bytesFreed = deletedBytes > estimate ? deletedBytes - estimate : 0
-            report.blocksRemoved = (deleteWhole + repack).reduce(0) { $0 + $1.rows - $1.liveBlocks }
+            report.blocksRemoved = (deleteWhole + repack.filter { deleteRepacked[$0.name] != nil }).reduce(0) { $0 + $1.rows - $1.liveBlocks }
             report.packsAfter = keep.count + (liveInRepacked > 0 ? Int((liveInRepacked + UInt64(config.packTargetSize) - 1) / UInt64(config.packTargetSize)) : 0)
             report.packBytesAfter = report.packBytesBefore - report.bytesFreed
             return report
@@ -166,12 +200,21 @@ extension Repository {
         report.packsWritten = copier.written.count
         let writtenBytes = copier.written.reduce(0) { $0 + $1.size }
 
-        // 4. One transaction switches the index to the new packs.
-        report.blocksRemoved = try index.pruneCommit(newPacks: copier.written, oldPacks: (deleteWhole + repack).map(\.id))
+        // 4. The marks (with the packs about to be deleted, so that a crash before their files go
+        // leaves orphans the next prune deletes at once) are durable before anything is deleted.
+        let gone = deleteWhole + repack.filter { deleteRepacked[$0.name] != nil }
+        var newMarker: ObjectHandle?
+        if !marks.isEmpty || !deleteNow.isEmpty {
+            newMarker = try writePruneMarker(marks.merging(deleteNow) { a, _ in a }, now: now)
+        }
+        // 5. One transaction switches the index to the new packs; rows of marked packs stay, so
+        // a snapshot can still reuse their blocks (which un-marks them).
+        report.blocksRemoved = try index.pruneCommit(newPacks: copier.written, oldPacks: gone.map(\.id))
 
-        // 5. Only now delete files no index row names.
-        for u in deleteWhole + repack { try storage.remove(u.name) }
+        // 6. Only now delete files no index row names, then the superseded markers.
+        for u in gone { try storage.remove(u.name) }
         for o in orphans { try storage.remove(o) }
+        removePruneMarkers(oldMarkers.filter { $0 != newMarker })
         report.bytesFreed = deletedBytes > writtenBytes ? deletedBytes - writtenBytes : 0
         let after = try index.packList()
         report.packsAfter = after.count

@@ -24,6 +24,10 @@ public struct RepositoryConfig: Codable, Sendable, Equatable {
     public var compression: String
     /// Packs are sealed once they reach this many bytes.
     public var packTargetSize: Int
+    /// Seconds a pack prune found unreferenced stays marked before a later prune may delete it
+    /// (nil: `PruneGrace.defaultSeconds`). Protects packs of writers on other machines that are not
+    /// yet referenced (Architecture.md, "Prune for several writers").
+    public var pruneGraceSeconds: Double? = nil
 
     public static func new(chunker: ChunkerParams = .default) -> RepositoryConfig {
         var rnd = [UInt8](repeating: 0, count: 16)

@@ -141,9 +141,9 @@ public final class RepositoryLock: Sendable {
         }
     }
 
-    /// Takes the lock on the local repository folder of `layout`.
-    public static func acquire(_ layout: RepositoryLayout, mode: Mode, wait: Double, command: String) throws -> RepositoryLock {
-        try acquire(LocalBackend(path: layout.root), mode: mode, wait: wait, command: command)
+    /// Takes the lock on the repository folder `path` (a local folder).
+    public static func acquire(folder path: String, mode: Mode, wait: Double, command: String) throws -> RepositoryLock {
+        try acquire(LocalBackend(path: path), mode: mode, wait: wait, command: command)
     }
 
     /// Puts `record` under a fresh unique name (`PID-RANDOM`) and returns that name.

@@ -214,15 +214,17 @@ public final class Repository {
         if let l = lock, l.mode == mode { return }
         lock?.release()
         lock = nil
-        // Lock objects, the same on every backend (Lock.swift).
         lock = try RepositoryLock.acquire(store.backend, mode: mode, wait: wait, command: command)
+        // What this instance dedups against is read under the lock: a prune that ran while we
+        // waited may have deleted packs (and their index objects) the cache still names.
+        if config.version >= 3 { try syncIndexObjects() }
     }
 
     /// Removes stale lock objects (every lock object with `all`) and format 1's left-over lock info
     /// files (`cairn unlock`).
     public func removeStaleLocks(all: Bool = false) throws -> RepositoryLock.UnlockResult {
         var r = try RepositoryLock.removeStale(store.backend, all: all)
-        if !layout.remote { r.partialFiles = RepositoryLock.removeFormat1Info(layout) }
+        if store.local != nil { r.partialFiles = RepositoryLock.removeFormat1Info(layout) }
         return r
     }
 

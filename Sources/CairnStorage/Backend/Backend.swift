@@ -11,6 +11,8 @@
 /// The kinds of repository objects. Each kind has its own namespace and listing.
 public enum ObjectType: String, Sendable, CaseIterable, Hashable {
     case config, keys, snapshot, index, lock, pack
+    /// Prune's marks of unreferenced packs (two-phase deletion, Docs/Format.md "Prune markers").
+    case marker
 }
 
 /// Names one object: its type and a name of 1...200 bytes from `[0-9A-Za-z._-]`, not starting
@@ -60,6 +62,7 @@ public enum ObjectLayout {
         case .index: return ("index/", true, "")
         case .lock: return ("locks/", false, ".lock")
         case .pack: return ("packs/", true, ".pack")
+        case .marker: return ("markers/", false, ".json")
         }
     }
 
