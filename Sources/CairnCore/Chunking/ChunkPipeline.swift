@@ -98,7 +98,7 @@ public final class ChunkPipeline {
         var cur = 0
         var running: DigestJob?
         // On an error the job still reads the buffers: wait for it before they are reused.
-        defer { running?.done.wait() }
+        defer { running?.done?.wait() }
         let maxSize = chunker.params.maxSize
         while true {
             try Cancellation.check()
@@ -131,7 +131,7 @@ public final class ChunkPipeline {
             if tail > 0 { inputs[1 - cur].baseAddress!.copyMemory(from: input.baseAddress! + off, byteCount: tail) }
             for i in 0..<count { table[i].compress = policy.shouldCompress(chunk: i) }
             let job = DigestJob(chunks: table, count: count, input: UnsafeRawPointer(input.baseAddress!), output: output.baseAddress!,
-                                hashers: hashers, workers: workers, writer: writer)
+                                hashers: hashers, workers: workers, writer: writer, background: !eof)
             if eof {
                 // Nothing left to overlap with: digest on this thread.
                 job.run()
@@ -149,7 +149,7 @@ public final class ChunkPipeline {
 
     /// Waits for a digest job, learns the compression decision from it, and stores its blocks in order.
     private func store(_ job: DigestJob, refs: inout [ContentRef], policy: inout CompressionPolicy) throws {
-        job.done.wait()
+        job.done?.wait()
         if let e = job.error { throw e }
         var tried = 0, kept = 0
         for i in 0..<job.count where job.chunks[i].compress && !job.chunks[i].known {
@@ -200,11 +200,14 @@ private final class DigestJob: @unchecked Sendable {
     let hashers: [SHA256Hasher]
     let workers: Int
     let writer: BlockWriter
-    let done = DispatchSemaphore(value: 0)
+    /// Signalled when a background run ends (nil for a run on the caller's thread: no
+    /// semaphore per small file).
+    let done: DispatchSemaphore?
     var error: Error?
 
     init(chunks: UnsafeMutablePointer<ChunkPipeline.Chunk>, count: Int, input: UnsafeRawPointer, output: UnsafeMutableRawPointer,
-         hashers: [SHA256Hasher], workers: Int, writer: BlockWriter) {
+         hashers: [SHA256Hasher], workers: Int, writer: BlockWriter, background: Bool) {
+        done = background ? DispatchSemaphore(value: 0) : nil
         self.chunks = chunks
         self.count = count
         self.input = input
@@ -215,16 +218,17 @@ private final class DigestJob: @unchecked Sendable {
     }
 
     func run() {
-        defer { done.signal() }
+        defer { done?.signal() }
         if count == 0 { return }
         var bytes = 0
         for i in 0..<count { bytes += chunks[i].length }
         let w = (count < 4 || bytes < 256 << 10) ? 1 : min(workers, count)
         fanOut(w, compress: false)
         do {
-            var seen = Set<BlockId>(minimumCapacity: count)
+            // Repeats within the buffer (a set only when there are several chunks).
+            var seen = Set<BlockId>(minimumCapacity: count > 1 ? count : 0)
             for i in 0..<count {
-                let repeated = !seen.insert(chunks[i].id).inserted
+                let repeated = count > 1 && !seen.insert(chunks[i].id).inserted
                 chunks[i].known = try repeated || writer.has(chunks[i].id)
             }
         } catch {

@@ -6,6 +6,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CZlib
 
 /// Where archive bytes go. Writes are sequential; a sink never seeks.
 public protocol ByteSink: AnyObject {
@@ -173,8 +174,10 @@ public final class ZipWriter {
     private var open: OpenEntry?
     private var failed = false
     private var finished = false
-    /// The compressor of deflated entries (ParallelDeflate.swift: all cores), made on first use.
-    private var deflater: ParallelDeflate?
+    private var zstream: UnsafeMutablePointer<z_stream>?
+    private var zlevel: Int32 = Int32.min
+    private let outSize = 256 << 10
+    private var outBuffer: UnsafeMutableRawPointer?
     private let encryption: ZipEncryption?
     /// The open entry's encryptor (encrypted archives, file entries).
     private var cipher: ZipAESEncryptor?
@@ -188,16 +191,19 @@ public final class ZipWriter {
         var deflate: Bool
     }
 
-    private let deflateWorkers: Int
-
-    /// A writer to `sink`. Deflated entries are compressed on `deflateWorkers` threads
-    /// (ParallelDeflate.swift); the archive bytes do not depend on that number. With
-    /// `encryption`, every file entry's content is AES-256 encrypted (WinZip AE-2, ZipAES.swift);
-    /// names, sizes, times and symlink targets stay readable.
-    public init(sink: ByteSink, encryption: ZipEncryption? = nil, deflateWorkers: Int = ChunkPipeline.defaultWorkers) {
+    /// A writer to `sink`; with `encryption`, every file entry's content is AES-256 encrypted
+    /// (WinZip AE-2, ZipAES.swift). Names, sizes, times and symlink targets stay readable.
+    public init(sink: ByteSink, encryption: ZipEncryption? = nil) {
         self.sink = sink
         self.encryption = encryption
-        self.deflateWorkers = deflateWorkers
+    }
+
+    deinit {
+        if let z = zstream {
+            deflateEnd(z)
+            z.deallocate()
+        }
+        outBuffer?.deallocate()
     }
 
     /// Entries finished so far.
@@ -256,7 +262,7 @@ public final class ZipWriter {
                 }
             }
             if e.deflate {
-                e.record.compressed += try deflater!.write(bytes) { try emitData($0) }
+                e.record.compressed += try deflate(bytes, finish: false)
             } else {
                 try emitData(bytes)
                 e.record.compressed += n
@@ -274,7 +280,7 @@ public final class ZipWriter {
     public func finishFile(knownCRC: UInt32? = nil) throws {
         guard var e = open, !failed else { throw misuse("finishFile called without an open entry") }
         do {
-            if e.deflate { e.record.compressed += try deflater!.finish { try emitData($0) } }
+            if e.deflate { e.record.compressed += try deflate(UnsafeRawBufferPointer(start: nil, count: 0), finish: true) }
             if let c = cipher {
                 let code = c.authCode()
                 try emit(code)
@@ -428,7 +434,53 @@ public final class ZipWriter {
     }
 
     private func prepareDeflate(level: Int32) throws {
-        if let d = deflater { try d.begin(level: level) } else { deflater = try ParallelDeflate(level: level, workers: deflateWorkers) }
+        let level = max(0, min(9, level))
+        if let z = zstream, zlevel == level {
+            deflateReset(z)
+            return
+        }
+        if let z = zstream {
+            deflateEnd(z)
+        } else {
+            zstream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+        }
+        zstream!.initialize(to: z_stream())
+        let rc = deflateInit2_(zstream!, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        if rc != Z_OK {
+            zstream!.deallocate()
+            zstream = nil
+            throw CairnError(.internalError, "zlib deflateInit2 failed (\(rc)); the process may be out of memory")
+        }
+        zlevel = level
+        if outBuffer == nil { outBuffer = UnsafeMutableRawPointer.allocate(byteCount: outSize, alignment: 16) }
+    }
+
+    /// Feeds `input` to the compressor (ending the stream when `finish`) and writes what it
+    /// produces through the reused output buffer; returns the compressed bytes written.
+    private func deflate(_ input: UnsafeRawBufferPointer, finish: Bool) throws -> UInt64 {
+        guard let z = zstream, let out = outBuffer else { throw misuse("deflate stream not initialised") }
+        var produced: UInt64 = 0
+        var offset = 0
+        repeat {
+            let chunk = min(input.count - offset, 1 << 30)
+            z.pointee.next_in = chunk > 0 ? UnsafeMutablePointer(mutating: (input.baseAddress! + offset).assumingMemoryBound(to: Bytef.self)) : nil
+            z.pointee.avail_in = uInt(chunk)
+            offset += chunk
+            let flush = finish && offset == input.count ? Z_FINISH : Z_NO_FLUSH
+            var rc: Int32
+            repeat {
+                z.pointee.next_out = out.assumingMemoryBound(to: Bytef.self)
+                z.pointee.avail_out = uInt(outSize)
+                rc = CZlib.deflate(z, flush)
+                if rc == Z_STREAM_ERROR { throw CairnError(.internalError, "zlib deflate failed (\(rc)); this is a bug in Cairn, please report it") }
+                let n = outSize - Int(z.pointee.avail_out)
+                if n > 0 {
+                    try emitData(UnsafeRawBufferPointer(start: out, count: n))
+                    produced += UInt64(n)
+                }
+            } while z.pointee.avail_out == 0 || z.pointee.avail_in > 0 || (flush == Z_FINISH && rc != Z_STREAM_END)
+        } while offset < input.count
+        return produced
     }
 
     private func emit(_ bytes: UnsafeRawBufferPointer) throws {

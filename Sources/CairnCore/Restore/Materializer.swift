@@ -11,6 +11,10 @@
 // and group are restored (names first, like restic; ids with `numericOwner`); files of one
 // hard-link group (same device and inode in the snapshot) become hard links of the first
 // one written; times are set with utimensat from seconds and nanoseconds (no wrap).
+// Reuse (in-place restores, `reuse` set): a file whose live counterpart is provably the
+// stored one (rule at `reusableLive`) is hard-linked from the live tree into staging instead
+// of being decoded and written again; it is fsynced like a written file, and the live tree
+// itself is not changed (a link only adds a name; the swap then keeps the inode).
 
 #if canImport(Glibc)
 import Glibc
@@ -47,6 +51,11 @@ public final class Materializer {
     private let accounts = Accounts()
     /// The first path written for each hard-link group.
     private var linked: [HardLinkKey: FileName] = [:]
+    /// In-place restores: the staging root being built and the live root it replaces. Files
+    /// under `staging` whose live counterpart under `live` passes `reusableLive` are linked, not written.
+    public var reuse: (staging: FileName, live: FileName)?
+    /// Files linked from the live tree instead of written (see `reuse`).
+    public private(set) var reusedFiles = 0
 
     public init(repository: Repository, reader: BlockReader? = nil) {
         repo = repository
@@ -93,7 +102,7 @@ public final class Materializer {
                first.withCString({ f in path.withCString { link(f, $0) } }) == 0 {
                 // Another name of a file already written: the same inode, so nothing more to set.
             } else {
-                try writeFile(e, at: path, display: display)
+                if try !linkLive(e, at: path) { try writeFile(e, at: path, display: display) }
                 if let key = e.linkKey { linked[key] = path }
             }
             counts.files += 1
@@ -141,6 +150,48 @@ public final class Materializer {
         if fchmod(f.fd, mode_t(e.mode & 0o7777)) != 0 { throw CairnError.posix("cannot set mode of", path: f.path) }
         if fsyncEach { try f.sync() } else { syncer.file(f.fd, path: f.path) }
         try FS.setTimes(path, e.mtime)
+    }
+
+    /// The reuse rule: the live file is the stored file when the entry is a plain capture (not
+    /// a SQLite capture, not changed while read, not a hard-link group) and the live file has
+    /// the entry's inode (and device when recorded), size, mtime and ctime to the nanosecond,
+    /// permission bits, one link, and (when owners are restored) the owner that would be set.
+    /// ctime is the kernel's: any write, truncate, chmod, chown or rename of the inode since
+    /// the snapshot moves it, and it cannot be set back from user space, so a file rewritten
+    /// with its old size and mtime put back is never reused. Imported entries (no inode) never are.
+    func reusableLive(_ e: TreeEntry, _ st: FileStat) -> Bool {
+        guard e.flags & (TreeEntry.flagSQLite | TreeEntry.flagChangedWhileReading) == 0, e.links <= 1, e.inode != 0,
+              st.kind == .file, st.links == 1, st.inode == e.inode, e.device == 0 || st.device == e.device,
+              st.size == e.size, st.mtime == e.mtime, st.ctime == e.ctime, st.mode & 0o7777 == e.mode & 0o7777 else { return false }
+        if restoreOwner, let o = e.owner {
+            let uid = numericOwner ? o.uid : accounts.uid(named: o.user) ?? o.uid
+            let gid = numericOwner ? o.gid : accounts.gid(named: o.group) ?? o.gid
+            return st.uid == uid && st.gid == gid
+        }
+        return true
+    }
+
+    /// Links the live counterpart of `path` into staging when `reuse` is set and it passes
+    /// `reusableLive`; false (nothing changed) when the file must be written instead.
+    func linkLive(_ e: TreeEntry, at path: FileName) throws -> Bool {
+        guard let r = reuse, path.bytes.starts(with: r.staging.bytes) else { return false }
+        let live = FileName(bytes: r.live.bytes + path.bytes[r.staging.bytes.count...])
+        guard let st = try? FS.lstatIfExists(live), reusableLive(e, st) else { return false }
+        guard live.withCString({ l in path.withCString { link(l, $0) } }) == 0 else { return false }
+        // The name now in staging must be that inode still (a rename over the live path
+        // between the stat and the link would have linked another file): else write it.
+        guard let now = try? FS.lstatIfExists(path), now.inode == st.inode, now.size == e.size, now.mtime == e.mtime else {
+            _ = path.withCString { unlink($0) }
+            return false
+        }
+        let fd = path.withCString { Glibc.open($0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+        if fd < 0 { throw CairnError.posix("cannot open", path: path.escaped) }
+        let f = PosixFile(fd: fd, path: path.escaped)
+        defer { f.close() }
+        // Durable like a written file (cheap when the live data is already on disk).
+        if fsyncEach { try f.sync() } else { syncer.file(f.fd, path: f.path) }
+        reusedFiles += 1
+        return true
     }
 
     func setMetadata(_ path: FileName, _ e: TreeEntry) throws {

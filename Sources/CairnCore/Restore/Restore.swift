@@ -285,6 +285,10 @@ public final class Restorer {
 
     /// Builds the new state of one silo at `staging`.
     func stage(_ p: Plan, at staging: String, materializer m: Materializer) throws {
+        // Unchanged live files are linked into staging instead of rewritten, unless --force let
+        // the restore run while processes hold silo files open (they may still be writing).
+        m.reuse = options.force ? nil : (FileName(utf8: staging), FileName(utf8: p.target))
+        defer { m.reuse = nil }
         if p.kind == "directory" {
             let liveMode = (try? FS.lstatIfExists(p.target))??.mode ?? 0o755
             if mkdir(staging, 0o700) != 0 { throw CairnError.posix("cannot create staging directory", path: staging) }

@@ -32,6 +32,13 @@ public enum SQLiteCapture {
         return n == 16 && buf == header
     }
 
+    /// True when the open file starts with the SQLite header (pread: its offset stays where it was).
+    public static func hasHeader(_ f: PosixFile) -> Bool {
+        withUnsafeTemporaryAllocation(byteCount: 16, alignment: 8) { buf in
+            pread(f.fd, buf.baseAddress, 16, 0) == 16 && header.withUnsafeBytes { h in memcmp(h.baseAddress!, buf.baseAddress!, 16) == 0 }
+        }
+    }
+
     /// Change-detection fingerprint of the database's WAL sibling (0 when there is none).
     public static func fingerprint(_ path: FileName) -> UInt64 {
         guard let st = try? FS.lstatIfExists(FileName(bytes: path.bytes + Array("-wal".utf8))), st.kind == .file else { return 0 }

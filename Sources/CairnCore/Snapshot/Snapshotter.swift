@@ -294,37 +294,8 @@ public final class Snapshotter {
         counts.filesRead += 1
         filesRead += 1
         // SQLite opens databases by path (raw bytes, whether valid UTF-8 or not).
-        if st.size >= 16, SQLiteCapture.isDatabase(path) {
-            let sp = path
-            let tmp = try repo.temporaryPath("sqlite")
-            defer { unlink(tmp); unlink(tmp + "-journal"); unlink(tmp + "-wal") }
-            let fp = SQLiteCapture.fingerprint(sp)
-            do {
-                // Quiescent: the file itself, byte for byte; otherwise a backup copy.
-                let r: ChunkPipeline.Result
-                if let q = try SQLiteCapture.readQuiescent(sp, { f in try pipeline.process { try f.read(into: $0, count: $1) } }) {
-                    r = q
-                    sqliteReadInPlace += 1
-                } else {
-                    try SQLiteCapture.backup(source: sp, destination: tmp)
-                    let f = try PosixFile.open(tmp, O_RDONLY)
-                    defer { f.close() }
-                    r = try pipeline.process { try f.read(into: $0, count: $1) }
-                }
-                let now = (try? FS.lstat(sp)) ?? st
-                e.size = r.length
-                e.mtime = now.mtime
-                e.ctime = now.ctime
-                e.inode = now.inode
-                e.fingerprint = fp
-                e.flags |= TreeEntry.flagSQLite
-                (e.content, e.indirect) = try pipeline.contentRefs(for: r.refs)
-                progress.bytesRead += r.length
-                return true
-            } catch let err as CairnError {
-                warnings.append("\(sp.escaped): SQLite backup failed (\(err.message)); stored as a plain file")
-            }
-        }
+        // The header is read (pread) from the descriptor the plain read then uses: no second open.
+        var headerChecked = st.size < 16
         var attempt = 0
         while true {
             attempt += 1
@@ -334,6 +305,10 @@ public final class Snapshotter {
                 return false
             }
             defer { f.close() }
+            if !headerChecked {
+                headerChecked = true
+                if SQLiteCapture.hasHeader(f), try captureSQLite(path, stat: st, into: &e) { return true }
+            }
             let before = try f.stat()
             let r = try pipeline.process { try f.read(into: $0, count: $1) }
             let after = try f.stat()
@@ -352,6 +327,40 @@ public final class Snapshotter {
                 (e.content, e.indirect) = try pipeline.contentRefs(for: r.refs)
                 return true
             }
+        }
+    }
+
+    /// Stores the live SQLite database at `sp` (quiescent: the file itself; else a backup copy).
+    /// False, with a warning, when SQLite cannot capture it: the caller stores it as a plain file.
+    func captureSQLite(_ sp: FileName, stat st: FileStat, into e: inout TreeEntry) throws -> Bool {
+        let tmp = try repo.temporaryPath("sqlite")
+        defer { unlink(tmp); unlink(tmp + "-journal"); unlink(tmp + "-wal") }
+        let fp = SQLiteCapture.fingerprint(sp)
+        do {
+            // Quiescent: the file itself, byte for byte; otherwise a backup copy.
+            let r: ChunkPipeline.Result
+            if let q = try SQLiteCapture.readQuiescent(sp, { f in try pipeline.process { try f.read(into: $0, count: $1) } }) {
+                r = q
+                sqliteReadInPlace += 1
+            } else {
+                try SQLiteCapture.backup(source: sp, destination: tmp)
+                let f = try PosixFile.open(tmp, O_RDONLY)
+                defer { f.close() }
+                r = try pipeline.process { try f.read(into: $0, count: $1) }
+            }
+            let now = (try? FS.lstat(sp)) ?? st
+            e.size = r.length
+            e.mtime = now.mtime
+            e.ctime = now.ctime
+            e.inode = now.inode
+            e.fingerprint = fp
+            e.flags |= TreeEntry.flagSQLite
+            (e.content, e.indirect) = try pipeline.contentRefs(for: r.refs)
+            progress.bytesRead += r.length
+            return true
+        } catch let err as CairnError {
+            warnings.append("\(sp.escaped): SQLite backup failed (\(err.message)); stored as a plain file")
+            return false
         }
     }
 
