@@ -26,7 +26,7 @@ import Glibc
         }
         #expect(try cairn(repo, ["init"]).status == 0)
         #expect(try cairn(repo, ["silo", "add", "a", t.sub("data")]).status == 0)
-        if stall { #expect(try cairn(repo, ["silo", "add", "z", "--command", "head -c 100000 /dev/zero; exec sleep 30", "--filename", "z"]).status == 0) }
+        if stall { #expect(try cairn(repo, ["silo", "add", "z", "--no-trial", "--command", "head -c 100000 /dev/zero; exec sleep 30", "--filename", "z"]).status == 0) }
         return repo
     }
 
