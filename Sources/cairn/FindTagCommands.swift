@@ -13,30 +13,21 @@ struct FindCmd: ParsableCommand {
     @Option(name: .long, help: "Silo to search (repeatable; default all).") var silo: [String] = []
     @Option(name: .long, help: "Snapshot to search (repeatable; default all, oldest first).") var snapshot: [String] = []
 
-    struct FoundJSON: Encodable {
-        var snapshot: String
-        var time: String
-        var silo: String
-        var path: String
-        var pathBytes: String?
-        var type: String
-        var size: UInt64
-        var mtimeNs: Int64
-    }
-
     func run() throws {
         try guarded {
             let r = try global.open("find")
             let reader = r.makeReader()
-            var found: [FoundJSON] = []
+            var found: [LsEntryJSON] = []
             var count = 0
             let iso = ISO8601DateFormatter()
             try r.find(RawArgument.bytes(pattern).bytes, silos: silo, snapshots: snapshot, reader: reader) { f in
                 count += 1
                 let e = f.entry
                 if global.json {
-                    found.append(FoundJSON(snapshot: f.snapshot.id, time: iso.string(from: f.snapshot.record.date), silo: f.silo, path: f.path.jsonText,
-                                           pathBytes: f.path.jsonBase64, type: e.kind.name, size: e.size, mtimeNs: e.mtimeNs))
+                    var row = LsEntryJSON(silo: f.silo, rel: f.path, entry: e)
+                    row.snapshot = f.snapshot.id
+                    row.time = iso.string(from: f.snapshot.record.date)
+                    found.append(row)
                 } else {
                     let name = FileName(utf8: f.silo).appending(f.path).escaped + (e.kind == .directory ? "/" : "")
                     Out.line("\(f.snapshot.shortId)  \(formatTime(f.snapshot.record.timeNs))  \(String(e.size).leftPad(12))  \(name)")

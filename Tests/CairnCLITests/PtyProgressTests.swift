@@ -62,7 +62,11 @@ import Glibc
         let p = try PtyProcess(cairnBinary(), ["snapshot", "--repo", repo], columns: 80, env: ["CAIRN_PROGRESS_AFTER": "0"])
         // Wait for the line, then for silo a to be done: the command silo is stalled now.
         #expect(p.read(until: { String(decoding: $0, as: UTF8.self).contains(" files") }, timeout: 20), "\(p.segments)")
-        usleep(1_500_000)
+        // Silo a is done when the line stops moving for a second (a loaded machine may take seconds).
+        for _ in 0..<30 {
+            let n = p.output.count
+            if !p.read(until: { $0.count > n }, timeout: 1.0) { break }
+        }
         let before = p.output.count
         p.resize(columns: 40)
         #expect(p.read(until: { $0.count > before }, timeout: 5), "no redraw after SIGWINCH")
