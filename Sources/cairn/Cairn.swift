@@ -23,7 +23,7 @@ struct CairnCommand: ParsableCommand {
         subcommands: [Init.self, SiloCommand.self, SnapshotCmd.self, ListCmd.self, ShowCmd.self, LsCmd.self, CatCmd.self,
                       StatsCmd.self, EstimateCmd.self, CheckCmd.self, RestoreCmd.self, DiffCmd.self,
                       ForgetCmd.self, PolicyCommand.self, HookCommand.self, PruneCmd.self, UnlockCmd.self, MigrateCmd.self,
-                      ExportCmd.self, InspectCmd.self, ImportCmd.self, CopyCmd.self, ServeCmd.self]
+                      ExportCmd.self, InspectCmd.self, ImportCmd.self, CopyCmd.self, ServeCmd.self, FindCmd.self, TagCmd.self]
     )
 }
 

@@ -74,6 +74,26 @@ struct LsEntryJSON: Encodable {
     var uid: UInt32?
     var gid: UInt32?
     var links: UInt64?
+    /// `find` only: the snapshot holding the entry (full id) and its time.
+    var snapshot: String?
+    var time: String?
+
+    /// The row of `entry` at silo-relative path `rel` in silo `silo`.
+    init(silo: String, rel: FileName, entry e: TreeEntry) {
+        self.silo = silo
+        path = rel.jsonText
+        pathBytes = rel.jsonBase64
+        type = e.kind.name
+        mode = e.mode
+        size = e.size
+        mtimeNs = e.mtimeNs
+        target = e.target?.jsonText
+        targetBytes = e.target?.jsonBase64
+        sqlite = e.flags & TreeEntry.flagSQLite != 0
+        uid = e.owner?.uid
+        gid = e.owner?.gid
+        links = e.links > 1 ? e.links : nil
+    }
 }
 
 /// Command-line paths as bytes: a shell hands over raw bytes, which Swift's `String` arguments
@@ -108,10 +128,7 @@ struct LsCmd: ParsableCommand {
                 let e = le.entry
                 if global.json {
                     let (siloName, rel) = splitSiloPath(le.path)
-                    let j = LsEntryJSON(silo: siloName, path: rel.jsonText, pathBytes: rel.jsonBase64, type: e.kind.name, mode: e.mode,
-                                        size: e.size, mtimeNs: e.mtimeNs, target: e.target?.jsonText, targetBytes: e.target?.jsonBase64,
-                                        sqlite: e.flags & TreeEntry.flagSQLite != 0, uid: e.owner?.uid, gid: e.owner?.gid,
-                                        links: e.links > 1 ? e.links : nil)
+                    let j = LsEntryJSON(silo: siloName, rel: rel, entry: e)
                     let enc = JSONEncoder()
                     enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                     Out.line((first ? "  " : ", ") + String(decoding: try enc.encode(j), as: UTF8.self))

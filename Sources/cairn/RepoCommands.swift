@@ -33,6 +33,7 @@ struct SiloCommand: ParsableCommand {
         @Option(name: .long, help: "Shell command whose standard output is the silo's one file.") var command: String?
         @Option(name: .long, help: "File name for the command's output.") var filename: String?
         @Option(name: .long, help: "Command silos: seconds the command may run before it and its process group are killed (default 3600).") var timeout: Double?
+        @Flag(name: .customLong("no-trial"), help: "Command silos: do not run the command once now to prove it works.") var noTrial = false
         @Option(name: .customLong("before-snapshot"), help: "Hook: shell command run before each snapshot of this silo; failing stops it.") var beforeSnapshot: String?
         @Option(name: .customLong("after-snapshot"), help: "Hook: shell command run after each snapshot of this silo.") var afterSnapshot: String?
         @Option(name: .customLong("before-restore"), help: "Hook: shell command run before an in-place restore of this silo; failing stops it.") var beforeRestore: String?
@@ -55,6 +56,10 @@ struct SiloCommand: ParsableCommand {
                 }
                 let hooks: [(HookEvent, String?)] = [(.beforeSnapshot, beforeSnapshot), (.afterSnapshot, afterSnapshot),
                                                      (.beforeRestore, beforeRestore), (.afterRestore, afterRestore)]
+                if silo.kind == .command && !noTrial {
+                    let bytes = try CommandSilo.trial(silo, repository: r)
+                    if !global.json { Out.err("cairn: command `\(silo.command ?? "")` ran once and wrote \(human(bytes)) (nothing stored)") }
+                }
                 try r.addSilo(silo)
                 for case let (event, command?) in hooks { try r.setHook(event, command: command, silo: name) }
                 let s = try r.silo(name)

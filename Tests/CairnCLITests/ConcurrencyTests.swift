@@ -111,7 +111,7 @@ import Glibc
         #expect(mkfifo(fifo, 0o644) == 0)
         #expect(try cairn(repo, ["init"]).status == 0)
         // A command silo that blocks until the test writes to the FIFO: a snapshot that holds the lock.
-        #expect(try cairn(repo, ["silo", "add", "slow", "--command", "cat \(fifo)", "--filename", "out.txt"]).status == 0)
+        #expect(try cairn(repo, ["silo", "add", "slow", "--no-trial", "--command", "cat \(fifo)", "--filename", "out.txt"]).status == 0)
         let first = try Child.spawn(cairnBinary(), ["snapshot", "--repo", repo])
         #expect(waitForHolder(repo, pid: first.pid))
         // While it runs: prune fails at once with --wait 0, naming the holder; unlock refuses.

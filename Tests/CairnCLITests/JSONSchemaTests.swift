@@ -75,6 +75,8 @@ func schema(_ name: String) throws -> JSONValue {
         try check("snapshot-skipped", ["snapshot", "--skip-if-unchanged"] + g, shape: .lines)
         try check("silo-exclude", ["silo", "exclude", "s", "--add", "*.tmp"] + g)
         try check("list", ["list"] + g)
+        try check("find", ["find", "*.txt"] + g)
+        try check("tag", ["tag", "latest", "--add", "checked"] + g)
         try check("show", ["show", "latest"] + g)
         try check("ls", ["ls", "latest", "s", "-r"] + g)
         try check("stats", ["stats"] + g)

@@ -26,7 +26,7 @@ import Glibc
         }
         #expect(try cairn(repo, ["init"]).status == 0)
         #expect(try cairn(repo, ["silo", "add", "a", t.sub("data")]).status == 0)
-        if stall { #expect(try cairn(repo, ["silo", "add", "z", "--command", "head -c 100000 /dev/zero; exec sleep 30", "--filename", "z"]).status == 0) }
+        if stall { #expect(try cairn(repo, ["silo", "add", "z", "--no-trial", "--command", "head -c 100000 /dev/zero; exec sleep 30", "--filename", "z"]).status == 0) }
         return repo
     }
 
@@ -62,7 +62,11 @@ import Glibc
         let p = try PtyProcess(cairnBinary(), ["snapshot", "--repo", repo], columns: 80, env: ["CAIRN_PROGRESS_AFTER": "0"])
         // Wait for the line, then for silo a to be done: the command silo is stalled now.
         #expect(p.read(until: { String(decoding: $0, as: UTF8.self).contains(" files") }, timeout: 20), "\(p.segments)")
-        usleep(1_500_000)
+        // Silo a is done when the line stops moving for a second (a loaded machine may take seconds).
+        for _ in 0..<30 {
+            let n = p.output.count
+            if !p.read(until: { $0.count > n }, timeout: 1.0) { break }
+        }
         let before = p.output.count
         p.resize(columns: 40)
         #expect(p.read(until: { $0.count > before }, timeout: 5), "no redraw after SIGWINCH")

@@ -323,7 +323,7 @@ func processGone(_ pid: Int32) -> Bool {
         let repo = t.sub("repo")
         #expect(try cairn(repo, ["init"]).status == 0)
         let pidFile = t.sub("pids")
-        #expect(try cairn(repo, ["silo", "add", "hang", "--command", "sleep 300 & echo $! > \(pidFile); sleep 300", "--filename", "x", "--timeout", "1"]).status == 0)
+        #expect(try cairn(repo, ["silo", "add", "hang", "--no-trial", "--command", "sleep 300 & echo $! > \(pidFile); sleep 300", "--filename", "x", "--timeout", "1"]).status == 0)
         let start = Date()
         let r = try cairn(repo, ["snapshot"])
         #expect(Date().timeIntervalSince(start) < 30)
@@ -335,7 +335,7 @@ func processGone(_ pid: Int32) -> Bool {
         // The per-snapshot flag overrides the silo's timeout; a bad value is refused.
         expectCleanFailure(try cairn(repo, ["snapshot", "--timeout=-1"]), 18, "bad timeout")
         // cairn itself killed: the watchdog kills the command's group.
-        #expect(try cairn(repo, ["silo", "add", "hang2", "--command", "echo $$ > \(pidFile)2; sleep 300", "--filename", "y"]).status == 0)
+        #expect(try cairn(repo, ["silo", "add", "hang2", "--no-trial", "--command", "echo $$ > \(pidFile)2; sleep 300", "--filename", "y"]).status == 0)
         let c = try Child.spawn(cairnBinary(), ["snapshot", "--silo", "hang2", "--repo", repo], stdout: t.sub("o"), stderr: t.sub("e"))
         var waited = 0
         while !FS.exists(pidFile + "2") && waited < 100 { usleep(100_000); waited += 1 }

@@ -37,7 +37,12 @@ import Glibc
         let s = t.sub("s")
         for n in ["same", "touched", "rewritten", "chmodded"] { try writeFile(s + "/" + n, Array("content of \(n)".utf8)) }
         #expect(try sh("sqlite3 '\(s)/app.db' 'CREATE TABLE t(x); INSERT INTO t VALUES (1);'").status == 0)
+        try writeFile(s + "/sub/deep", Array("below".utf8))
         let repo = try initRepo(t, ["s", s])
+        // Before any snapshot, estimate walks every level and counts every file as changed.
+        let fresh = try cairn(repo, ["estimate", "--json"])
+        let f = (try? JSONSerialization.jsonObject(with: Data(fresh.stdoutBytes)) as? [[String: Any]])?.first
+        #expect(f?["files"] as? Int == 6 && f?["changedFiles"] as? Int == 6 && f?["dirs"] as? Int == 2, "\(fresh.stdout)")
         let first = try cairn(repo, ["snapshot", "--json"])
         #expect(first.status == 0, "\(first.stderr)")
         let id = try #require(snapshotId(fromJSON: first))
@@ -55,7 +60,7 @@ import Glibc
         let est = try cairn(repo, ["estimate", "--json"])
         #expect(est.status == 0, "\(est.stderr)")
         let e = try #require((try? JSONSerialization.jsonObject(with: Data(est.stdoutBytes)) as? [[String: Any]])?.first)
-        #expect(e["files"] as? Int == 5, "\(e)")
+        #expect(e["files"] as? Int == 6, "\(e)")
         // The database counts as changed: its -wal sibling is new (its fingerprint changed).
         #expect(e["changedFiles"] as? Int == 4, "\(e)")
 
@@ -70,7 +75,7 @@ import Glibc
         let second = try cairn(repo, ["snapshot", "--json"])
         #expect(second.status == 0, "\(second.stderr)")
         #expect(summary(second)["filesRead"] as? Int == 4, "\(second.stdout)")
-        #expect(try paths(repo, "s") == ["same", "touched", "rewritten", "chmodded", "app.db"])
+        #expect(try paths(repo, "s") == ["same", "touched", "rewritten", "chmodded", "app.db", "sub", "sub/deep"])
     }
 
     /// `silo add --exclude-file`, `snapshot --exclude-file` and `silo exclude` use one

@@ -13,6 +13,11 @@ public struct SiloEstimate: Codable, Sendable {
     public var hasSnapshot: Bool
 }
 
+/// The parent snapshot's tree for the directory being walked (nil: no parent there).
+private struct ParentLevel {
+    var tree: Tree?
+}
+
 extension Repository {
     /// Walks the silos' metadata beside their latest snapshot trees, with the walk options
     /// (`excludes`, `oneFileSystem`) of `options` that a snapshot would use.
@@ -39,12 +44,12 @@ extension Repository {
                 if st.kind == .directory {
                     est.dirs = 1
                     if let root = try walker.openRoot(FileName(utf8: path)) {
-                        try walker.walk(root, context: ptree) { dir, e, parent in
-                            let pe = parent?.entry(named: e.name)
+                        try walker.walk(root, context: ParentLevel(tree: ptree)) { dir, e, parent in
+                            let pe = parent.tree?.entry(named: e.name)
                             switch e.stat.kind {
                             case .directory:
                                 est.dirs += 1
-                                return pe.flatMap { $0.kind == .directory ? $0.subtree : nil }.flatMap { try? tree($0, reader: reader) }
+                                return ParentLevel(tree: pe.flatMap { $0.kind == .directory ? $0.subtree : nil }.flatMap { try? tree($0, reader: reader) })
                             case .file:
                                 countFile(e.stat, parent: pe, path: dir.path(of: e.name), into: &est)
                             default: break

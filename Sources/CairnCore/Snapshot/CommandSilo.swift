@@ -43,9 +43,22 @@ public enum CommandSilo {
         }
     }
 
+    /// Runs `silo`'s command once and stores nothing (`silo add` proves the command works):
+    /// the output is chunked and hashed but no block is written. Returns its length in bytes.
+    /// Throws `siloFailed` as a snapshot would, saying the silo was not added.
+    public static func trial(_ silo: Silo, repository: Repository, timeout: Double? = nil) throws -> UInt64 {
+        let writer = repository.makeWriter()
+        writer.dryRun = true
+        let pipeline = ChunkPipeline(chunker: FastCDC(repository.config.chunker), writer: writer)
+        let r = try run(silo, timeout: timeout, pipeline: pipeline,
+                        outcome: "the silo was not added; fix the command, or add it with --no-trial to skip this trial run")
+        writer.discard()
+        return r.length
+    }
+
     /// Runs `silo`'s command, feeding its output to `pipeline`. Throws `siloFailed` when it cannot
-    /// start, exits non-zero, is killed, or runs longer than its timeout.
-    static func run(_ silo: Silo, timeout: Double?, pipeline: ChunkPipeline) throws -> ChunkPipeline.Result {
+    /// start, exits non-zero, is killed, or runs longer than its timeout (`outcome` says what that means).
+    static func run(_ silo: Silo, timeout: Double?, pipeline: ChunkPipeline, outcome: String? = nil) throws -> ChunkPipeline.Result {
         let cmd = silo.command ?? ""
         let limit = timeout ?? silo.timeout ?? defaultTimeout
         var fds: [Int32] = [0, 0]
@@ -85,14 +98,14 @@ public enum CommandSilo {
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         try Cancellation.check()
         if timedOut {
-            throw CairnError(.siloFailed, "silo '\(silo.name)': command `\(cmd)` did not finish within \(limit) seconds; it and its process group were killed and the silo was not snapshotted (raise it with `--timeout SECONDS`)")
+            throw CairnError(.siloFailed, "silo '\(silo.name)': command `\(cmd)` did not finish within \(limit) seconds; it and its process group were killed; \(outcome ?? "the silo was not snapshotted") (raise it with `--timeout SECONDS`)")
         }
         if let readError { throw readError }
         let exited = status & 0x7f == 0
         let code = (status >> 8) & 0xff
         guard exited, code == 0, let result else {
             let why = exited ? (code > 128 ? "was killed by signal \(code - 128)" : "exited with status \(code)") : "was killed by signal \(status & 0x7f)"
-            throw CairnError(.siloFailed, "silo '\(silo.name)': command `\(cmd)` \(why); the silo was not snapshotted, fix the command and run `cairn snapshot --silo \(silo.name)`")
+            throw CairnError(.siloFailed, "silo '\(silo.name)': command `\(cmd)` \(why); \(outcome ?? "the silo was not snapshotted, fix the command and run `cairn snapshot --silo \(silo.name)`")")
         }
         return result
     }
