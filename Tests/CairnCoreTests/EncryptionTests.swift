@@ -53,6 +53,24 @@ func hex(_ b: [UInt8]) -> String { Hex.encode(b) }
         }
     }
 
+    @Test func aFlippedBitInEveryObjectTypeIsDetectedAndNamed() throws {
+        for type in ObjectType.allCases {
+            let name = type == .config ? "config" : "0a1b2c"
+            let sealed = try key.cipher.seal(type, name: name, Array("contents of a \(type.rawValue) object".utf8))
+            let path = ObjectLayout.relativePath(try #require(ObjectHandle(type, name)))
+            for bit in [0, 8 * 5 + 3, 8 * (sealed.count / 2), 8 * sealed.count - 1] {
+                var t = sealed
+                t[bit / 8] ^= UInt8(1 << (bit % 8))
+                do {
+                    _ = try key.cipher.open(type, name: name, t)
+                    Issue.record("\(type.rawValue): flipped bit \(bit) accepted")
+                } catch let e as CairnError {
+                    #expect(e.code == .integrity && e.message.contains(path), "\(e.message)")
+                }
+            }
+        }
+    }
+
     @Test func objectsCannotBeSwappedBetweenNamesTypesOrKeys() throws {
         let sealed = try key.cipher.seal(.index, name: "00ff", [1, 2, 3])
         #expect(throws: CairnError.self) { try key.cipher.open(.index, name: "00fe", sealed) }

@@ -96,4 +96,57 @@ import Glibc
         #expect(est.total == written)
         #expect(try FS.lstat(t.sub("s.zip")).size == written)
     }
+
+    /// Positions in an AE-2 archive: the first 0x9901 extra in the central directory and in the
+    /// local headers, and the header each belongs to.
+    static func aesPositions(_ b: [UInt8]) -> (central: Int, centralHeader: Int, local: Int, localHeader: Int)? {
+        let cd = Int(UInt32(b[b.count - 6]) | UInt32(b[b.count - 5]) << 8 | UInt32(b[b.count - 4]) << 16 | UInt32(b[b.count - 3]) << 24)
+        func find(_ pattern: [UInt8], from: Int, to: Int) -> Int? {
+            var i = from
+            while i + pattern.count <= to { if Array(b[i..<i + pattern.count]) == pattern { return i }; i += 1 }
+            return nil
+        }
+        func back(_ sig: [UInt8], from: Int) -> Int? {
+            var i = from
+            while i >= 0 { if Array(b[i..<i + 4]) == sig { return i }; i -= 1 }
+            return nil
+        }
+        let extra: [UInt8] = [0x01, 0x99, 0x07, 0x00]
+        guard let c = find(extra, from: cd, to: b.count), let l = find(extra, from: 0, to: cd),
+              let ch = back([0x50, 0x4b, 0x01, 0x02], from: c), let lh = back([0x50, 0x4b, 0x03, 0x04], from: l) else { return nil }
+        return (c, ch, l, lh)
+    }
+
+    @Test func hostileAESFieldsAreRefusedNotTrappedOn() throws {
+        let t = TempDir("cairn-zipaes"); defer { t.remove() }
+        _ = try Self.write(t.sub("a.zip"))
+        let good = try FS.readAll(t.sub("a.zip"))
+        let at = try #require(Self.aesPositions(good))
+        let cases: [(String, (inout [UInt8]) -> Void, String)] = [
+            ("vendor version 3", { $0[at.central + 4] = 3 }, "valid WinZip AES extra field"),
+            ("vendor id AX", { $0[at.central + 7] = 0x58 }, "valid WinZip AES extra field"),
+            ("strength 0", { $0[at.central + 8] = 0 }, "valid WinZip AES extra field"),
+            ("strength 4", { $0[at.central + 8] = 4 }, "valid WinZip AES extra field"),
+            ("extra size 6", { $0[at.central + 2] = 6 }, "extra field"),
+            ("real method 99", { $0[at.central + 9] = 99 }, "compression method 99"),
+            ("real method 12", { $0[at.central + 9] = 12 }, "compression method 12"),
+            ("central encryption flag cleared", { $0[at.centralHeader + 8] &= 0xFE }, "lacks the encryption flag"),
+            ("local method 8", { $0[at.localHeader + 8] = 8; $0[at.localHeader + 9] = 0 }, "disagree with the central directory"),
+            ("local encryption flag cleared", { $0[at.localHeader + 6] &= 0xFE }, "disagree with the central directory"),
+            ("verifier changed", { $0[at.local + 11 + 16] ^= 1 }, "password"),
+        ]
+        for (name, patch, text) in cases {
+            var b = good
+            patch(&b)
+            let path = t.sub("case.zip")
+            try writeFile(path, b)
+            do {
+                let r = try ZipReader(path: path, limits: Self.limits(), password: ZipPassword(bytes: Array(Self.password.utf8)))
+                for e in r.entries where e.kind == .file { _ = try r.contents(e) }
+                Issue.record("\(name): accepted")
+            } catch let e as CairnError {
+                #expect(e.code == (name == "verifier changed" ? .wrongPassword : .invalidInput) && e.message.contains(text), "\(name): \(e.message)")
+            }
+        }
+    }
 }
