@@ -46,10 +46,10 @@ import Glibc
             while Date() < deadline {
                 do {
                     let f = try cairn(repo, ["forget", "--keep-last", "3", "--json"] + extra, env: pruneEnv)
-                    if f.status != 0 { log.fail("forget exited \(f.status): \(f.stderr)") }
+                    if f.status != 0 { log.fail("forget exited \(f.status): \(f.stderr)\(f.stdout)") }
                     log.forgot(jsonFields(f)["removed"] as? [String] ?? [])
                     let p = try cairn(repo, ["prune", "--max-unused", "5", "--grace", grace, "--json"] + extra, env: pruneEnv)
-                    if p.status != 0 { log.fail("prune exited \(p.status): \(p.stderr)") }
+                    if p.status != 0 { log.fail("prune exited \(p.status): \(p.stderr)\(p.stdout)") }
                     let rep = jsonFields(p)
                     log.pruned(rep["bytesFreed"] as? UInt64 ?? 0, rep["bytesRepacked"] as? UInt64 ?? 0)
                     usleep(300_000)

@@ -119,7 +119,9 @@ extension Repository {
     /// and the tombstones. Returns how many it completed.
     @discardableResult
     public func finishForgets() throws -> Int {
-        guard store.local != nil else { return 0 }
+        // Only formats 1 and 2 made tombstones; a folder without `snapshots/` (nothing saved yet,
+        // or another process just created the repository) has none.
+        guard store.local != nil, FS.exists(layout.snapshots) else { return 0 }
         var n = 0
         for name in try FS.list(layout.snapshots) where name.hasSuffix(".json.forgotten") {
             let id = String(name.dropLast(".json.forgotten".count))
