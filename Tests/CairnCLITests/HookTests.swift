@@ -58,7 +58,8 @@ import Glibc
         let lines = r.stderr.split(separator: "\n")
         #expect(lines.count == 1 && lines[0].hasPrefix("cairn: error: hook before-snapshot of silo 'app' (`exit 3`) exited with status 3"), "\(r.stderr)")
         #expect(try cairn(repo, ["list"]).stdout.isEmpty, "a snapshot was recorded")
-        #expect(try FS.list(repo + "/packs").allSatisfy { !$0.hasSuffix(".pack") } || (try FS.list(repo + "/packs")).isEmpty)
+        // Format 3 creates `packs/` with the first pack: a hook that stopped the snapshot leaves none.
+        #expect(((try? FS.list(repo + "/packs")) ?? []).allSatisfy { !$0.hasSuffix(".pack") })
         let j = try cairn(repo, ["snapshot", "--json"])
         #expect(parseJSON(j.stdout.split(separator: "\n").last.map(String.init) ?? "")?["code"]?.string == "hook-failed", "\(j.stdout)")
 

@@ -186,7 +186,7 @@ import Glibc
 
         // 409 for a dry run while another process's restore holds the restore lock (longer than --wait).
         do {
-            let fd = open(h.repo + "/restore.lock", O_RDWR | O_CREAT, 0o644)
+            let fd = open(stateFolder(h.repo) + "/restore.lock", O_RDWR | O_CREAT, 0o644)
             #expect(fd >= 0 && flock(fd, LOCK_EX) == 0)
             try rec.hit(h, "POST", "/api/v1/restore/dry-run", json: #"{"snapshot":"latest"}"#)
             close(fd)
@@ -202,7 +202,7 @@ import Glibc
 
         // 500: the snapshot records in the index are damaged (by another process).
         do {
-            let db = try SQLiteDB(path: h.repo + "/index.sqlite")
+            let db = try SQLiteDB(path: cacheIndexPath(h.repo))
             try db.exec("UPDATE snapshots SET record = '{\"damaged\":'")
             try everyOperation(on: h)
         }
