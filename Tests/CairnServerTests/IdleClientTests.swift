@@ -51,7 +51,7 @@ final class RawClient {
 
 @Suite struct IdleClientTests {
     @Test func idleClientsAreDroppedAndSlowDownloadsAreNot() throws {
-        let h = try ServerHarness("idle", args: ["--idle-timeout", "2", "--connections", "2", "--wait", "3"])
+        let h = try ServerHarness("idle", args: ["--idle-timeout", "4", "--connections", "2", "--wait", "3"])
         var rng = SeededBytes(seed: 21)
         try writeFile(h.dir.sub("app/big.bin"), rng.bytes(12 << 20))
         try h.start()
@@ -78,7 +78,7 @@ final class RawClient {
         let path = "/api/v1/snapshots/latest/export.zip?silo=app"
         let readers = try (0..<2).map { _ in try RawClient(port: port) }
         for r in readers { r.send("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") }
-        sleep(5) // read nothing for longer than the idle timeout
+        sleep(9) // read nothing for longer than the idle timeout
         for r in readers {
             let (got, closed) = r.drain(timeout: 15)
             #expect(closed && got < 12 << 20, "a download that stopped reading was dropped after \(got) bytes")

@@ -115,7 +115,9 @@ extension RepositoryIndex {
             try db.exec("DELETE FROM temp.prune_old")
             let old = try db.prepare("INSERT OR IGNORE INTO temp.prune_old(id) VALUES(?)")
             for id in oldPacks { old.reset(); old.bind(1, id); try old.run() }
-            let ins = try db.prepare("INSERT INTO packs(name, size, blocks) VALUES(?, ?, ?)")
+            // Another process on this host may already have added the new pack from its index
+            // object (the cache is shared per user): the row is the same, so it is kept.
+            let ins = try db.prepare("INSERT OR IGNORE INTO packs(name, size, blocks) VALUES(?, ?, ?)")
             for p in newPacks {
                 ins.reset()
                 ins.bind(1, p.name); ins.bind(2, Int64(p.size)); ins.bind(3, p.blocks)
