@@ -93,7 +93,9 @@ func randomName() -> String { (0..<16).map { _ in String(format: "%02x", UInt8.r
 /// under load): the first write of a test is retried until it lands, for up to 60 s. A write
 /// that landed but whose answer was lost shows up as alreadyExists, which counts as landed.
 func putWhenReady(_ b: any Backend, _ h: ObjectHandle, bytes: [UInt8]) async throws {
-    let deadline = Date().addingTimeInterval(60)
+    // A just-started SeaweedFS answers 500 until its first volume exists: over a minute when
+    // several servers start at once on a loaded machine (CI runs the suites in parallel).
+    let deadline = Date().addingTimeInterval(240)
     while true {
         do {
             try await b.put(h, bytes: bytes)
