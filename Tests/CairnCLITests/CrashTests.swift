@@ -23,8 +23,15 @@ import Glibc
             for _ in 0..<5 { try writeFile(t.sub("s/d\(rng.int(10))/f\(rng.int(300))"), rng.bytes(30_000)) }
             let before = try snapshotIds(repo)
             let p = try Child.spawn(cairnBinary(), ["snapshot", "--repo", repo])
-            // Half the rounds kill early, half late enough for some snapshots to complete.
-            usleep(UInt32(round % 2 == 0 ? rng.int(250_000) : rng.int(3_000_000)))
+            // Half the rounds kill early, half late enough for some snapshots to complete; every
+            // eighth round lets the snapshot run up to 60 s first (under CI load a 12 MiB
+            // snapshot can take longer than the late kill, and the loop must see completions).
+            if round % 8 == 7 {
+                let end = Date().addingTimeInterval(60)
+                while Date() < end, try snapshotIds(repo).count == before.count { usleep(200_000) }
+            } else {
+                usleep(UInt32(round % 2 == 0 ? rng.int(250_000) : rng.int(3_000_000)))
+            }
             p.kill()
             p.wait()
             let after = try snapshotIds(repo)

@@ -138,6 +138,14 @@ final class ServerHarness: @unchecked Sendable {
         throw CairnError(.internalError, "job \(id) did not finish in \(timeout) s")
     }
 
+    /// Waits until no job of the server is queued or running (jobs accepted earlier hold locks).
+    func waitForIdle(timeout: Double = 120) throws {
+        for job in try get("/api/v1/jobs").array as? [[String: Any]] ?? [] {
+            guard let id = job["id"] as? String, let s = job["state"] as? String, s == "queued" || s == "running" else { continue }
+            _ = try waitJob(id, timeout: timeout)
+        }
+    }
+
     func snapshotIds() throws -> [String] {
         (try get("/api/v1/snapshots?limit=1000").object["items"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
     }

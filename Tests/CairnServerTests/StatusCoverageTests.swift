@@ -192,6 +192,10 @@ import Glibc
             close(fd)
         }
 
+        // The jobs the 503 round queued (a restore of latest among them) run once the lock is
+        // free; under load they may still hold locks when the 500 round starts: wait for them.
+        try h.waitForIdle()
+
         // 500 for the policy: REPO/policy.json is a folder (cannot be read, replaced or removed).
         try FS.mkdirs(h.repo + "/policy.json/x")
         for m in ["GET", "PUT", "DELETE"] { try rec.hit(h, m, "/api/v1/policy", json: m == "PUT" ? #"{"keepLast":2}"# : nil) }

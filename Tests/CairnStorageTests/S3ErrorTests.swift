@@ -13,13 +13,12 @@ import Testing
 
     @Test func wrongCredentialsAreRefusedClearlyAndWriteNothing() async throws {
         guard ownServerAllowed() else { return }
-        let server = try await SeaweedServer.start(identities: Self.identities)
-        defer { server.stop() }
         let right = S3Credentials(accessKeyId: "CAIRNKEY", secretAccessKey: "cairn-right-secret", source: "the test")
+        let (server, good) = try await SeaweedServer.startWritable(identities: Self.identities, first: handle(.snapshot, "existing")) {
+            S3Backend(try S3Location.parse("s3:\($0.endpoint)/repo"), credentials: right, options: S3Env.options())
+        }
+        defer { server.stop() }
         let prefix = "s3:\(server.endpoint)/repo"
-        let good = S3Backend(try S3Location.parse(prefix), credentials: right, options: S3Env.options())
-        try await good.createBucket()
-        try await putWhenReady(good, handle(.snapshot, "existing"), bytes: [1])
 
         for (id, secret) in [("CAIRNKEY", "wrong-secret"), ("NOSUCHKEY", "cairn-right-secret")] {
             let bad = S3Backend(try S3Location.parse(prefix), credentials: S3Credentials(accessKeyId: id, secretAccessKey: secret, source: "environment"), options: S3Env.options())

@@ -44,6 +44,34 @@ final class SeaweedServer: @unchecked Sendable {
         endpoint = try String(contentsOfFile: state + "/endpoint", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// A server enforcing `identities` whose bucket exists and takes writes, with `first` stored
+    /// under `prefix` through `backend(prefix)`. A server that still answers 500 after two
+    /// minutes (its volume never came up: seen once under CI load) is replaced by a fresh one,
+    /// twice at most; the end of its log is printed so the cause stays visible.
+    static func startWritable(identities: String, first: ObjectHandle, _ backend: (SeaweedServer) throws -> S3Backend) async throws -> (SeaweedServer, S3Backend) {
+        var lastError: (any Error)?
+        for attempt in 1...3 {
+            let server = try await start(identities: identities)
+            let b = try backend(server)
+            do {
+                try await b.createBucket()
+                try await putWhenReady(b, first, bytes: [1], within: 120)
+                return (server, b)
+            } catch {
+                lastError = error
+                print("note: SeaweedFS server \(attempt) never took writes (\(error)); its log ends with:\n\(server.logTail())")
+                server.stop()
+            }
+        }
+        throw lastError!
+    }
+
+    /// The last lines of the server's log.
+    func logTail(_ lines: Int = 15) -> String {
+        let text = (try? String(contentsOfFile: state + "/weed.log", encoding: .utf8)) ?? "(no log)"
+        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+    }
+
     /// SIGKILL, keeping the data (a crash).
     func kill() throws { _ = try Self.run(["kill", state]) }
 

@@ -92,10 +92,10 @@ func randomName() -> String { (0..<16).map { _ in String(format: "%02x", UInt8.r
 /// A SeaweedFS started moments ago may answer 500 until its first volume is allocated (seen
 /// under load): the first write of a test is retried until it lands, for up to 60 s. A write
 /// that landed but whose answer was lost shows up as alreadyExists, which counts as landed.
-func putWhenReady(_ b: any Backend, _ h: ObjectHandle, bytes: [UInt8]) async throws {
+func putWhenReady(_ b: any Backend, _ h: ObjectHandle, bytes: [UInt8], within seconds: Double = 240) async throws {
     // A just-started SeaweedFS answers 500 until its first volume exists: over a minute when
     // several servers start at once on a loaded machine (CI runs the suites in parallel).
-    let deadline = Date().addingTimeInterval(240)
+    let deadline = Date().addingTimeInterval(seconds)
     while true {
         do {
             try await b.put(h, bytes: bytes)
