@@ -45,7 +45,7 @@ final class SeaweedServer: @unchecked Sendable {
     }
 
     /// A server enforcing `identities` whose bucket exists and takes writes, with `first` stored
-    /// under `prefix` through `backend(prefix)`. A server that still answers 500 after two
+    /// through the backend `backend(server)` returns. A server that still answers 500 after two
     /// minutes (its volume never came up: seen once under CI load) is replaced by a fresh one,
     /// twice at most; the end of its log is printed so the cause stays visible.
     static func startWritable(identities: String, first: ObjectHandle, _ backend: (SeaweedServer) throws -> S3Backend) async throws -> (SeaweedServer, S3Backend) {

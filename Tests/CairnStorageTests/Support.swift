@@ -90,8 +90,8 @@ func storageError(_ body: () async throws -> Void, sourceLocation: SourceLocatio
 func randomName() -> String { (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined() }
 
 /// A SeaweedFS started moments ago may answer 500 until its first volume is allocated (seen
-/// under load): the first write of a test is retried until it lands, for up to 60 s. A write
-/// that landed but whose answer was lost shows up as alreadyExists, which counts as landed.
+/// under load): the first write of a test is retried until it lands, for up to `seconds`. A
+/// write that landed but whose answer was lost shows up as alreadyExists, which counts as landed.
 func putWhenReady(_ b: any Backend, _ h: ObjectHandle, bytes: [UInt8], within seconds: Double = 240) async throws {
     // A just-started SeaweedFS answers 500 until its first volume exists: over a minute when
     // several servers start at once on a loaded machine (CI runs the suites in parallel).
